@@ -1,0 +1,3 @@
+from prepline.cli import main
+
+main()

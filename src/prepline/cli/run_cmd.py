@@ -1,0 +1,73 @@
+"""`prepline run`: run a recipe on an input and publish its outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prepline.cli import console as out
+
+ENGINE_HELP = "Dataframe engine: polars (one machine, default) or spark."
+
+
+def run(
+    recipe: Annotated[Path, typer.Argument(help="The recipe YAML file.")],
+    input: Annotated[str, typer.Option("--input", "-i", help="Input file or folder: a path, file:// or s3:// URI.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output folder: a path, file:// or s3:// URI.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="Output file format: csv or parquet.")] = "csv",
+    engine: Annotated[str, typer.Option("--engine", "-e", help=ENGINE_HELP, envvar="PREPLINE_ENGINE")] = "polars",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead of a table.")] = False,
+) -> None:
+    """Run RECIPE on --input and write its outputs and _manifest.json to --output (atomically)."""
+    from prepline.errors import PreplineError
+    from prepline.pipeline import run_recipe
+
+    if format not in ("csv", "parquet"):
+        raise PreplineError(f"unknown output format {format!r}", hint="use --format csv or --format parquet")
+    with out.stderr.status(f"running {recipe} on {input} ...", spinner="dots"):
+        summary = run_recipe(recipe, input, output, engine=engine, output_format=format)
+    if as_json:
+        out.print_json(summary.manifest)
+        return
+    print_run_summary(summary.manifest, output)
+
+
+def print_run_summary(manifest: dict[str, Any], output: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{manifest['recipe']['name']}: {manifest['rows_in']:,} rows in", title_justify="left")
+    table.add_column("output")
+    table.add_column("rows", justify="right")
+    table.add_column("columns", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("file")
+    for name, info in manifest["outputs"].items():
+        rows = info.get("rows")
+        table.add_row(
+            name,
+            f"{rows:,}" if rows is not None else "?",
+            str(len(info["columns"])),
+            _size(info["bytes"]),
+            info["path"],
+        )
+    out.stdout.print(table)
+    for counter in manifest.get("counters", []):
+        if counter["count"]:
+            out.warn(f"step {counter['step']}: {counter['count']:,} {counter['what']}")
+    for note in manifest.get("notes", []):
+        out.warn(note)
+    timings = manifest.get("timings_s", {})
+    engine = manifest["engine"]
+    out.stdout.print(
+        f"engine {engine['name']} {engine['version']}, {timings.get('wall', 0):.2f} s; outputs and _manifest.json in {output}"
+    )
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)

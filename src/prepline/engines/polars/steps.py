@@ -1,0 +1,298 @@
+"""Compile a recipe's steps into Polars lazy frames: one frame per output, plus rejected rows and counts.
+
+Compilation builds queries only. The one exception is a statistic a fill needs
+(a median, say): it is asked of the ``stats`` callback, which the engine answers
+with a separate streaming pass so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from prepline.engines.base import REJECT_COLUMNS, ROW
+from prepline.engines.polars.expressions import dtype, to_polars
+from prepline.engines.polars.read import BAD, BAD_REASON, Scan
+from prepline.recipe import model as m
+from prepline.recipe.expressions import infer_type, parse_expression
+from prepline.recipe.flow import aggregate_schema
+from prepline.recipe.jsonpath import parse_json_path
+from prepline.recipe.model import step_kind
+
+StatsFn = Callable[[pl.LazyFrame, dict[str, pl.Expr]], dict[str, Any]]
+
+
+@dataclass
+class Plan:
+    outputs: dict[str, pl.LazyFrame] = field(default_factory=dict)
+    rejected: list[pl.LazyFrame] = field(default_factory=list)  # REJECT_COLUMNS + the row's columns, as text
+    rejected_columns: list[str] = field(default_factory=list)
+    counts: dict[str, pl.LazyFrame] = field(default_factory=dict)  # key -> one-row frame with column "n"
+    count_labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (step, what)
+    fill_values: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rows_in: pl.LazyFrame | None = None
+
+
+class Compiler:
+    def __init__(self, recipe: m.Recipe, scan: Scan, stats: StatsFn, tolerant_json: bool):
+        self.recipe = recipe
+        self.stats = stats
+        self.tolerant_json = tolerant_json
+        self.plan = Plan()
+        self._reject_schemas: list[list[str]] = []
+        self.frame = scan.frame
+        self.schema = dict(scan.schema)
+        self.plan.rows_in = scan.frame.select(pl.len().alias("n"))
+        self._input_policy(scan)
+
+    def compile(self) -> Plan:
+        for index, step in enumerate(self.recipe.steps):
+            label = f"{index + 1}:{step_kind(step)}"
+            getattr(self, f"_{step_kind(step)}")(step, label)
+        if self.plan.rejected or self.recipe.rejects_rows():
+            self.plan.rejected_columns = self._rejected_columns()
+        return self.plan
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _visible(self) -> list[str]:
+        return list(self.schema)
+
+    def _count(self, label: str, what: str, frame: pl.LazyFrame, expr: pl.Expr) -> None:
+        key = f"c{len(self.plan.counts)}"
+        self.plan.counts[key] = frame.select(expr.cast(pl.Int64).alias("n"))
+        self.plan.count_labels[key] = (label, what)
+
+    def _reject(self, label: str, bad: pl.Expr, reason: pl.Expr) -> None:
+        """Send rows where ``bad`` is true to the rejected output; the flow keeps the others."""
+        bad = bad.fill_null(False)
+        rejected = self.frame.filter(bad).select(
+            pl.col(ROW).cast(pl.Int64),
+            pl.lit(label).alias("_step"),
+            reason.alias("_reason"),
+            *[pl.col(c).cast(pl.String) for c in self._visible()],
+        )
+        self.plan.rejected.append(rejected)
+        self._reject_schemas.append(self._visible())
+        self.frame = self.frame.filter(~bad)
+
+    def _rejected_columns(self) -> list[str]:
+        seen: list[str] = []
+        for columns in self._reject_schemas:
+            seen.extend(c for c in columns if c not in seen)
+        return [*REJECT_COLUMNS, *seen]
+
+    def _input_policy(self, scan: Scan) -> None:
+        policy = self.recipe.input.on_bad_value
+        if not scan.bad_value_columns:
+            if policy == "reject":
+                self._reject_schemas.append(self._visible())
+            return
+        label = "0:input"
+        for column in scan.bad_value_columns:
+            verb = "rejected" if policy == "reject" else "read as null"
+            self._count(label, f"values of {column!r} that are not a valid {self.schema[column]} ({verb})",
+                        self.frame, pl.col(f"{BAD}{column}").sum())
+        if policy == "reject":
+            any_bad = pl.any_horizontal([pl.col(f"{BAD}{c}") for c in scan.bad_value_columns])
+            self._reject(label, any_bad, pl.col(BAD_REASON))
+        self.frame = self.frame.drop([f"{BAD}{c}" for c in scan.bad_value_columns] + [BAD_REASON])
+
+    # --- steps ----------------------------------------------------------------------------------
+
+    def _fill(self, step: m.FillStep, label: str) -> None:
+        wanted: dict[str, pl.Expr] = {}
+        for column, spec in step.fill.items():
+            wanted[f"missing:{column}"] = pl.col(column).null_count()
+            if spec == "median":
+                wanted[column] = pl.col(column).median()
+            elif spec == "mean":
+                wanted[column] = pl.col(column).mean()
+            elif spec == "mode":
+                wanted[column] = pl.col(column).drop_nulls().mode().sort().first()
+        found = self.stats(self.frame, wanted)
+        exprs = []
+        for column, spec in step.fill.items():
+            value = spec.value if isinstance(spec, m.FillConstant) else found[column]
+            strategy = "constant" if isinstance(spec, m.FillConstant) else spec
+            self.plan.fill_values.append(
+                {"step": label, "column": column, "strategy": strategy, "value": value,
+                 "filled": int(found[f"missing:{column}"] or 0)}
+            )
+            if value is None:
+                self.plan.notes.append(
+                    f"{label}: column {column!r} has no values, so its {strategy} is undefined; nothing was filled"
+                )
+                continue
+            target = dtype(self.schema[column]) if spec != "mean" else pl.Float64()
+            exprs.append(pl.col(column).cast(target).fill_null(pl.lit(value).cast(target)))
+        if exprs:
+            self.frame = self.frame.with_columns(exprs)
+        for column, spec in step.fill.items():
+            if spec == "mean" and self.schema[column] in ("int64", "int32"):
+                self.schema[column] = "float64"
+
+    def _extract_json(self, step: m.ExtractJsonStep, label: str) -> None:
+        spec = step.extract_json
+        fields = spec.field_specs()
+        source = pl.col(spec.column)
+        if not self.tolerant_json and (struct := _struct_for(fields)) is not None:
+            decoded = "__json"
+            self.frame = self.frame.with_columns(source.str.json_decode(struct).alias(decoded))
+            exprs = []
+            for name, fld in fields.items():
+                expr = pl.col(decoded)
+                for key in parse_json_path(fld.path):
+                    expr = expr.struct.field(key)
+                exprs.append(expr.alias(name))
+            self.frame = self.frame.with_columns(exprs).drop(decoded)
+            if spec.on_invalid == "reject":
+                self._reject_schemas.append(self._visible())  # no row can be invalid on this path
+        else:
+            valid = (
+                source.is_null()
+                | (source.str.strip_chars() == "null")
+                | source.str.json_path_match("$").str.starts_with("{").fill_null(False)
+            )
+            raw = {name: source.str.json_path_match(fld.path) for name, fld in fields.items()}
+            typed = {name: raw[name].cast(dtype(fld.type), strict=False) for name, fld in fields.items()}
+            bad_type = [raw[n].is_not_null() & typed[n].is_null() for n, f in fields.items() if f.type != "string"]
+            ok = valid & ~pl.any_horizontal(bad_type) if bad_type else valid
+            self.frame = self.frame.with_columns(ok.alias("__json_ok"))
+            if spec.on_invalid == "reject":
+                self._reject(label, ~pl.col("__json_ok"),
+                             pl.lit(f"column {spec.column!r}: not a JSON object with the expected field types"))
+            else:
+                self._count(label, f"values of {spec.column!r} that are not a JSON object (fields set to null)",
+                            self.frame, (~pl.col("__json_ok")).sum())
+            self.frame = self.frame.with_columns(
+                [pl.when(pl.col("__json_ok")).then(typed[n]).alias(n) for n in fields]
+            ).drop("__json_ok")
+        if spec.drop_source:
+            self.frame = self.frame.drop(spec.column)
+            del self.schema[spec.column]
+        for name, fld in fields.items():
+            self.schema[name] = fld.type
+
+    def _derive(self, step: m.DeriveStep, label: str) -> None:
+        exprs = step.expressions()
+        before = dict(self.schema)
+        self.frame = self.frame.with_columns([to_polars(x).alias(n) for n, x in exprs.items()])
+        for name, x in exprs.items():
+            self.schema[name] = infer_type(x, before)
+
+    def _bin(self, step: m.BinStep, label: str) -> None:
+        spec = step.bin
+        x = pl.col(spec.column).cast(pl.Float64)
+        labels = spec.bin_labels()
+        chain: Any = pl
+        for i, (lo, hi) in enumerate(zip(spec.edges, spec.edges[1:], strict=False)):
+            if spec.right:
+                low_ok = (x >= lo) if (i == 0 and spec.include_lowest) else (x > lo)
+                cond = low_ok & (x <= hi)
+            else:
+                cond = (x >= lo) & (x < hi)
+            chain = chain.when(cond & x.is_not_nan()).then(pl.lit(labels[i]))
+        target = spec.into or spec.column
+        binned = chain.otherwise(pl.lit(None, dtype=pl.String))
+        self._count(label, f"values of {spec.column!r} outside every bin (set to null in {target!r})",
+                    self.frame, (pl.col(spec.column).is_not_null() & binned.is_null()).sum())
+        self.frame = self.frame.with_columns(binned.alias(target))
+        self.schema[target] = "string"
+
+    def _drop(self, step: m.DropStep, label: str) -> None:
+        self.frame = self.frame.drop(step.drop)
+        for column in step.drop:
+            del self.schema[column]
+
+    def _rename(self, step: m.RenameStep, label: str) -> None:
+        self.frame = self.frame.rename(step.rename)
+        self.schema = {step.rename.get(k, k): v for k, v in self.schema.items()}
+
+    def _cast(self, step: m.CastStep, label: str) -> None:
+        for column, spec in step.specs().items():
+            target = dtype(spec.to)
+            raw = pl.col(column)
+            if spec.on_error == "fail":
+                self.frame = self.frame.with_columns(raw.cast(target, strict=True))
+            else:
+                converted = raw.cast(target, strict=False)
+                bad = raw.is_not_null() & converted.is_null()
+                if spec.on_error == "reject":
+                    self._reject(label, bad, pl.format("column '{}': {} is not a valid {}", pl.lit(column),
+                                                       raw.cast(pl.String), pl.lit(spec.to)))
+                else:
+                    self._count(label, f"values of {column!r} that are not a valid {spec.to} (set to null)",
+                                self.frame, bad.sum())
+                self.frame = self.frame.with_columns(converted.alias(column))
+            self.schema[column] = spec.to
+
+    def _filter(self, step: m.FilterStep, label: str) -> None:
+        spec = step.spec()
+        keep = to_polars(parse_expression(spec.where)).fill_null(False)
+        if spec.reject:
+            self._reject(label, ~keep, pl.lit(f"filter {spec.where!r} is not true"))
+        else:
+            self._count(label, f"rows removed by the filter {spec.where!r}", self.frame, (~keep).sum())
+            self.frame = self.frame.filter(keep)
+
+    def _dedupe(self, step: m.DedupeStep, label: str) -> None:
+        subset = step.dedupe.columns or self._visible()
+        before = self.frame
+        self.frame = self.frame.unique(subset=subset, keep=step.dedupe.keep, maintain_order=True)
+        key = f"c{len(self.plan.counts)}"
+        self.plan.counts[key] = pl.concat([before.select(pl.len().alias("a")), self.frame.select(pl.len().alias("a"))],
+                                          how="vertical").select((pl.col("a").first() - pl.col("a").last()).cast(pl.Int64).alias("n"))
+        self.plan.count_labels[key] = (label, f"duplicate rows removed (key: {', '.join(subset)})")
+
+    def _output(self, step: m.OutputStep, label: str) -> None:
+        spec = step.spec()
+        self.plan.outputs[spec.name] = self.frame.select(spec.columns or self._visible())
+
+    def _aggregate(self, step: m.AggregateStep, label: str) -> None:
+        spec = step.aggregate
+        keys = spec.keys()
+        funcs = {
+            "mean": lambda c: pl.col(c).mean(),
+            "sum": lambda c: pl.col(c).sum(),
+            "min": lambda c: pl.col(c).min(),
+            "max": lambda c: pl.col(c).max(),
+            "median": lambda c: pl.col(c).median(),
+            "count": lambda c: pl.len() if c == "*" else pl.col(c).count(),
+        }
+        aggs = [funcs[f](c).alias(name) for name, (f, c) in spec.aggregations().items()]
+        out_schema = aggregate_schema(spec, self.schema)
+        frame = (
+            self.frame.group_by([pl.col(col).alias(name) for name, col in keys.items()])
+            .agg(aggs)
+            .sort(list(keys), nulls_last=True)
+            .with_columns([pl.col(n).cast(dtype(t)) for n, t in out_schema.items()])
+        )
+        self.plan.outputs[spec.name] = frame
+
+
+def _struct_for(fields: dict[str, m.JsonField]) -> pl.Struct | None:
+    """The struct type that decodes every field in one parse, or None when paths conflict."""
+    tree: dict[str, Any] = {}
+    for fld in fields.values():
+        keys = parse_json_path(fld.path)
+        node = tree
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                return None
+            node = child
+        if keys[-1] in node:
+            existing = node[keys[-1]]
+            if isinstance(existing, dict) or existing != fld.type:
+                return None
+        node[keys[-1]] = fld.type
+
+    def build(node: dict[str, Any]) -> pl.Struct:
+        return pl.Struct({k: build(v) if isinstance(v, dict) else dtype(v) for k, v in node.items()})
+
+    return build(tree)

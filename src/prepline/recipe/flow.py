@@ -1,0 +1,167 @@
+"""Follow the columns and their types through a recipe's steps, without data.
+
+This is what lets ``prepline recipe validate`` say "step 5 (derive) reads
+column 'adress', which does not exist there; did you mean 'address'?" before
+any data is read, and what the engines use to know each step's schema.
+"""
+
+from __future__ import annotations
+
+from prepline.errors import RecipeError, closest
+from prepline.recipe import model as m
+from prepline.recipe.expressions import ExpressionError, check_types, columns_used, infer_type, parse_expression
+from prepline.recipe.types import NUMERIC
+
+Schema = dict[str, str]
+
+
+def input_schema(recipe: m.Recipe) -> Schema:
+    return {name: spec.type for name, spec in recipe.input.column_specs().items()}
+
+
+def trace_flow(recipe: m.Recipe) -> list[Schema]:
+    """The schema before each step, then the final one (``len(steps) + 1`` entries)."""
+    schema = input_schema(recipe)
+    schemas = [dict(schema)]
+    for index, step in enumerate(recipe.steps):
+        schema = _apply(recipe, index, step, dict(schema))
+        schemas.append(dict(schema))
+    return schemas
+
+
+def _fail(recipe: m.Recipe, index: int, message: str, hint: str | None = None) -> RecipeError:
+    return RecipeError(f"{recipe.describe_step(index)}: {message}", hint=hint)
+
+
+def _need(recipe: m.Recipe, index: int, schema: Schema, columns: list[str], role: str = "uses") -> None:
+    for name in columns:
+        if name not in schema:
+            guess = closest(name, list(schema))
+            tip = f"did you mean {guess!r}? " if guess else ""
+            raise _fail(
+                recipe,
+                index,
+                f"{role} column {name!r}, which does not exist at this point of the recipe",
+                hint=f"{tip}columns here: {', '.join(schema)}",
+            )
+
+
+def _apply(recipe: m.Recipe, index: int, step: object, schema: Schema) -> Schema:
+    if isinstance(step, m.FillStep):
+        _need(recipe, index, schema, list(step.fill))
+        for column, spec in step.fill.items():
+            kind = schema[column]
+            if spec in ("median", "mean") and kind not in NUMERIC:
+                raise _fail(recipe, index, f"cannot fill {column!r} with its {spec}: it is {kind}, not a number",
+                            hint="use mode or a constant {value: ...} for text columns")
+            if isinstance(spec, m.FillConstant):
+                _check_constant(recipe, index, column, kind, spec.value)
+            if spec == "mean" and kind in ("int64", "int32"):
+                schema[column] = "float64"
+        return schema
+    if isinstance(step, m.ExtractJsonStep):
+        spec = step.extract_json
+        _need(recipe, index, schema, [spec.column])
+        if schema[spec.column] != "string":
+            raise _fail(recipe, index, f"column {spec.column!r} is {schema[spec.column]}; JSON is read from text columns")
+        if spec.drop_source:
+            del schema[spec.column]
+        for name, field in spec.field_specs().items():
+            schema[name] = field.type
+        return schema
+    if isinstance(step, m.DeriveStep):
+        new = dict(schema)
+        for name, text in step.derive.items():
+            expr = parse_expression(text)
+            _need(recipe, index, schema, columns_used(expr), role=f"derives {name!r} from")
+            try:
+                check_types(expr, schema, text)
+            except ExpressionError as exc:
+                raise _fail(recipe, index, str(exc)) from None
+            new[name] = infer_type(expr, schema)
+        return new
+    if isinstance(step, m.BinStep):
+        spec = step.bin
+        _need(recipe, index, schema, [spec.column])
+        if schema[spec.column] not in NUMERIC:
+            raise _fail(recipe, index, f"cannot bin {spec.column!r}: it is {schema[spec.column]}, not a number",
+                        hint="add a cast step before the bin step")
+        if spec.include_lowest and not spec.right:
+            raise _fail(recipe, index, "include_lowest applies to right-closed bins only",
+                        hint="remove include_lowest or set right: true")
+        schema[spec.into or spec.column] = "string"
+        return schema
+    if isinstance(step, m.DropStep):
+        _need(recipe, index, schema, step.drop, role="drops")
+        return {k: v for k, v in schema.items() if k not in step.drop}
+    if isinstance(step, m.RenameStep):
+        _need(recipe, index, schema, list(step.rename), role="renames")
+        renamed = {step.rename.get(k, k): v for k, v in schema.items()}
+        if len(renamed) != len(schema):
+            raise _fail(recipe, index, "renaming would give two columns the same name",
+                        hint="drop or rename the existing column first")
+        return renamed
+    if isinstance(step, m.CastStep):
+        _need(recipe, index, schema, list(step.cast), role="casts")
+        for column, cast in step.specs().items():
+            schema[column] = cast.to
+        return schema
+    if isinstance(step, m.FilterStep):
+        text = step.spec().where
+        expr = parse_expression(text)
+        _need(recipe, index, schema, columns_used(expr), role="filters on")
+        try:
+            check_types(expr, schema, text)
+        except ExpressionError as exc:
+            raise _fail(recipe, index, str(exc)) from None
+        if infer_type(expr, schema) != "bool":
+            raise _fail(recipe, index, f"the filter {text!r} is not a condition (true/false)",
+                        hint="compare something, e.g. 'age >= 18'")
+        return schema
+    if isinstance(step, m.DedupeStep):
+        if step.dedupe.columns:
+            _need(recipe, index, schema, step.dedupe.columns, role="de-duplicates on")
+        return schema
+    if isinstance(step, m.OutputStep):
+        spec = step.spec()
+        if spec.columns:
+            _need(recipe, index, schema, spec.columns, role="writes")
+        return schema
+    if isinstance(step, m.AggregateStep):
+        spec = step.aggregate
+        _need(recipe, index, schema, list(spec.keys().values()), role="groups by")
+        for out_name, (func, column) in spec.aggregations().items():
+            if column == "*":
+                if func != "count":
+                    raise _fail(recipe, index, f"{out_name!r}: only count accepts '*'")
+                continue
+            _need(recipe, index, schema, [column], role=f"aggregates {out_name!r} from")
+            if func in ("mean", "sum", "median") and schema[column] not in NUMERIC:
+                raise _fail(recipe, index, f"{out_name!r}: {func} needs a number but {column!r} is {schema[column]}")
+        return schema
+    raise TypeError(f"unknown step {step!r}")  # pragma: no cover
+
+
+def aggregate_schema(spec: m.Aggregate, schema: Schema) -> Schema:
+    out = {name: schema[col] for name, col in spec.keys().items()}
+    for name, (func, column) in spec.aggregations().items():
+        if func == "count":
+            out[name] = "int64"
+        elif func in ("mean", "median"):
+            out[name] = "float64"
+        else:
+            out[name] = schema[column]
+    return out
+
+
+def _check_constant(recipe: m.Recipe, index: int, column: str, kind: str, value: object) -> None:
+    ok = (
+        (kind == "string" and isinstance(value, str))
+        or (kind in ("int64", "int32") and isinstance(value, int) and not isinstance(value, bool))
+        or (kind in ("float64", "float32") and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (kind == "bool" and isinstance(value, bool))
+        or (kind in ("date", "datetime") and isinstance(value, str))
+    )
+    if not ok:
+        raise _fail(recipe, index, f"cannot fill {kind} column {column!r} with {value!r}",
+                    hint=f"give a {kind} constant, or cast the column first")

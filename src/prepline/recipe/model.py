@@ -1,0 +1,423 @@
+"""The recipe file's structure: one pydantic model per step kind.
+
+A step is a one-key mapping, the key naming its kind::
+
+    steps:
+      - fill: {age: median, department: {value: Unknown}}
+      - extract_json: {column: profile, fields: {address: $.address}, drop_source: true}
+      - output: cleaned_data
+
+The models check the shape and the values of each step; whether the columns a
+step names exist at that point of the flow is checked by :mod:`prepline.recipe.flow`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from prepline.recipe.expressions import Expr, ExpressionError, parse_expression
+from prepline.recipe.jsonpath import parse_json_path
+from prepline.recipe.types import DType
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+RESERVED_OUTPUTS = frozenset({"rejected"})
+Policy = Literal["fail", "null", "reject"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class ColumnSpec(_Strict):
+    type: DType = Field(description="The column's type once read.")
+    required: bool = Field(True, description="Fail when the column is absent (else it is added, all null).")
+
+
+class CsvOptions(_Strict):
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    quote: str = Field('"', min_length=1, max_length=1)
+    has_header: bool = True
+    null_values: list[str] = Field(default_factory=lambda: [""], description="Cell texts read as missing.")
+    encoding: Literal["utf8", "utf8-lossy"] = Field(
+        "utf8", description="utf8 refuses invalid bytes; utf8-lossy replaces them with U+FFFD."
+    )
+
+
+class InputSpec(_Strict):
+    format: Literal["auto", "csv", "parquet", "jsonl"] = Field(
+        "auto", description="auto: from the input's extension (.csv, .parquet, .jsonl/.ndjson)."
+    )
+    columns: dict[str, DType | ColumnSpec] = Field(description="The input schema, in file order.")
+    extra_columns: Literal["keep", "drop", "error"] = Field(
+        "keep", description="Columns in the data but not in `columns`: keep them as text, drop them, or fail."
+    )
+    on_bad_value: Policy = Field(
+        "fail", description="A value that does not parse as its column's type: fail, read it as null, or reject the row."
+    )
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+
+    @field_validator("columns")
+    @classmethod
+    def _not_empty(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:
+            raise ValueError("declare at least one column, e.g. {id: int64}")
+        return value
+
+    def column_specs(self) -> dict[str, ColumnSpec]:
+        return {
+            name: spec if isinstance(spec, ColumnSpec) else ColumnSpec(type=spec)
+            for name, spec in self.columns.items()
+        }
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+
+class FillConstant(_Strict):
+    value: str | int | float | bool = Field(description="The constant that replaces missing values.")
+
+
+FillSpec = Literal["median", "mean", "mode"] | FillConstant
+
+
+class FillStep(_Strict):
+    """Replace missing values, per column: a statistic of the column at this point, or a constant."""
+
+    fill: dict[str, FillSpec] = Field(min_length=1)
+
+
+class JsonField(_Strict):
+    path: str
+    type: DType = "string"
+
+
+class ExtractJson(_Strict):
+    column: str
+    fields: dict[str, str | JsonField] = Field(min_length=1, description="New column -> JSON path.")
+    drop_source: bool = False
+    on_invalid: Policy = Field(
+        "fail",
+        description="A value that is not a JSON object (or a field of the wrong shape): fail, null its fields, or reject the row.",
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _paths(cls, value: dict[str, str | JsonField]) -> dict[str, str | JsonField]:
+        for name, spec in value.items():
+            path = spec if isinstance(spec, str) else spec.path
+            try:
+                parse_json_path(path)
+            except ValueError as exc:
+                raise ValueError(f"field {name!r}: {exc}") from None
+        return value
+
+    def field_specs(self) -> dict[str, JsonField]:
+        return {n: s if isinstance(s, JsonField) else JsonField(path=s) for n, s in self.fields.items()}
+
+
+class ExtractJsonStep(_Strict):
+    """Extract fields of a JSON-object text column into new columns (each value parsed once)."""
+
+    extract_json: ExtractJson
+
+
+def _check_expression(text: str) -> str:
+    try:
+        parse_expression(text)
+    except ExpressionError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+class DeriveStep(_Strict):
+    """New or replaced columns computed by expressions, e.g. ``address_length: coalesce(len(address), 0)``."""
+
+    derive: dict[str, str] = Field(min_length=1)
+
+    @field_validator("derive")
+    @classmethod
+    def _exprs(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value.values():
+            _check_expression(text)
+        return value
+
+    def expressions(self) -> dict[str, Expr]:
+        return {name: parse_expression(text) for name, text in self.derive.items()}
+
+
+class Bin(_Strict):
+    column: str
+    into: str | None = Field(None, description="The new column (default: replace `column`).")
+    edges: list[float] = Field(min_length=2, description="Increasing bin edges; .inf and -.inf allowed.")
+    labels: list[str] | None = Field(None, description="One per bin (default: interval text like '(0, 50000]').")
+    right: bool = Field(True, description="Intervals closed on the right: (a, b]. False gives [a, b).")
+    include_lowest: bool = Field(False, description="Close the first interval on the left too (right=True only).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Bin:
+        if any(math.isnan(e) for e in self.edges):
+            raise ValueError("edges must be numbers, not NaN")
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError(f"edges must increase strictly, got {self.edges}")
+        if self.labels is not None and len(self.labels) != len(self.edges) - 1:
+            raise ValueError(
+                f"{len(self.edges)} edges make {len(self.edges) - 1} bins but {len(self.labels)} labels are given"
+            )
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels must be distinct")
+        return self
+
+    def bin_labels(self) -> list[str]:
+        if self.labels is not None:
+            return list(self.labels)
+        out = []
+        for i, (lo, hi) in enumerate(zip(self.edges, self.edges[1:], strict=False)):
+            left = "[" if (not self.right or (self.include_lowest and i == 0)) else "("
+            right = "]" if self.right else ")"
+            out.append(f"{left}{_num(lo)}, {_num(hi)}{right}")
+        return out
+
+
+def _num(x: float) -> str:
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return str(int(x)) if x == int(x) else repr(x)
+
+
+class BinStep(_Strict):
+    """Put a numeric column's values into labelled intervals; values outside every bin become null."""
+
+    bin: Bin
+
+
+class DropStep(_Strict):
+    drop: list[str] = Field(min_length=1)
+
+
+class RenameStep(_Strict):
+    rename: dict[str, str] = Field(min_length=1)
+
+
+class CastSpec(_Strict):
+    to: DType
+    on_error: Policy = "fail"
+
+
+class CastStep(_Strict):
+    """Convert columns to other types; values that do not convert follow `on_error`."""
+
+    cast: dict[str, DType | CastSpec] = Field(min_length=1)
+
+    def specs(self) -> dict[str, CastSpec]:
+        return {c: s if isinstance(s, CastSpec) else CastSpec(to=s) for c, s in self.cast.items()}
+
+
+class Filter(_Strict):
+    where: str = Field(description="Keep the rows where this expression is true (null counts as false).")
+    reject: bool = Field(False, description="Send the other rows to the rejected output instead of dropping them.")
+
+    @field_validator("where")
+    @classmethod
+    def _expr(cls, value: str) -> str:
+        return _check_expression(value)
+
+
+class FilterStep(_Strict):
+    filter: str | Filter
+
+    def spec(self) -> Filter:
+        return self.filter if isinstance(self.filter, Filter) else Filter(where=self.filter)
+
+
+class Dedupe(_Strict):
+    columns: list[str] | None = Field(None, description="Key columns (default: all columns).")
+    keep: Literal["first", "last"] = "first"
+
+
+class DedupeStep(_Strict):
+    dedupe: Dedupe
+
+
+class Output(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    columns: list[str] | None = Field(None, description="Columns to write, in order (default: all).")
+
+
+class OutputStep(_Strict):
+    """Write the data as it is at this point of the flow under a name (file `<name>.csv`)."""
+
+    output: Annotated[str, Field(pattern=NAME_PATTERN)] | Output
+
+    def spec(self) -> Output:
+        return self.output if isinstance(self.output, Output) else Output(name=self.output)
+
+
+AggFunction = Literal["mean", "sum", "count", "min", "max", "median"]
+
+
+class Aggregate(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    by: list[str] | dict[str, str] = Field(
+        min_length=1, description="Group keys; a mapping renames them (output name -> column)."
+    )
+    values: dict[str, dict[AggFunction, str]] = Field(
+        min_length=1, description="Output column -> {function: column}; count takes '*' for rows."
+    )
+
+    @field_validator("values")
+    @classmethod
+    def _one_function(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for out_name, spec in value.items():
+            if len(spec) != 1:
+                raise ValueError(f"{out_name!r}: give exactly one function, e.g. {{mean: salary}}")
+        return value
+
+    def keys(self) -> dict[str, str]:
+        return dict(self.by) if isinstance(self.by, dict) else {k: k for k in self.by}
+
+    def aggregations(self) -> dict[str, tuple[str, str]]:
+        return {name: next(iter(spec.items())) for name, spec in self.values.items()}
+
+
+class AggregateStep(_Strict):
+    """A grouped summary written as its own output, sorted by the keys; the flow continues unchanged."""
+
+    aggregate: Aggregate
+
+
+STEP_MODELS: dict[str, type[BaseModel]] = {
+    "fill": FillStep,
+    "extract_json": ExtractJsonStep,
+    "derive": DeriveStep,
+    "bin": BinStep,
+    "drop": DropStep,
+    "rename": RenameStep,
+    "cast": CastStep,
+    "filter": FilterStep,
+    "dedupe": DedupeStep,
+    "output": OutputStep,
+    "aggregate": AggregateStep,
+}
+
+
+def step_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return next(iter(type(value).model_fields))
+    if isinstance(value, dict) and len(value) == 1:
+        key = next(iter(value))
+        return key if key in STEP_MODELS else None
+    return None
+
+
+Step = Annotated[
+    Annotated[FillStep, Tag("fill")]
+    | Annotated[ExtractJsonStep, Tag("extract_json")]
+    | Annotated[DeriveStep, Tag("derive")]
+    | Annotated[BinStep, Tag("bin")]
+    | Annotated[DropStep, Tag("drop")]
+    | Annotated[RenameStep, Tag("rename")]
+    | Annotated[CastStep, Tag("cast")]
+    | Annotated[FilterStep, Tag("filter")]
+    | Annotated[DedupeStep, Tag("dedupe")]
+    | Annotated[OutputStep, Tag("output")]
+    | Annotated[AggregateStep, Tag("aggregate")],
+    Discriminator(step_kind),
+]
+
+
+class Recipe(_Strict):
+    """A preprocessing recipe: how to read the input, then the steps, in order."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"$comment": "prepline recipe; see the README's recipe reference"},
+    )
+
+    version: Literal[1] = Field(1, description="The recipe format version.")
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    input: InputSpec
+    steps: list[Step] = Field(min_length=1)
+
+    _source: str = PrivateAttr(default="<recipe>")
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_outputs(self) -> Recipe:
+        seen: set[str] = set()
+        for step in self.steps:
+            name = _output_name(step)
+            if name is None:
+                continue
+            if name in RESERVED_OUTPUTS:
+                raise ValueError(f"output name {name!r} is reserved for rows the recipe rejects; choose another")
+            if name in seen:
+                raise ValueError(f"two outputs are named {name!r}; output names must be unique")
+            seen.add(name)
+        if not seen:
+            raise ValueError("the recipe writes nothing: add an `output` or `aggregate` step")
+        return self
+
+    # where things are in the file, for error messages
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def line_of(self, *path: Any) -> int | None:
+        """The 1-based line of a location in the YAML (the nearest enclosing one that is known)."""
+        key = tuple(path)
+        while key:
+            if key in self._lines:
+                return self._lines[key]
+            key = key[:-1]
+        return None
+
+    def describe_step(self, index: int) -> str:
+        kind = step_kind(self.steps[index])
+        line = self.line_of("steps", index)
+        where = f"{self._source}:{line}" if line else self._source
+        return f"{where}: step {index + 1} ({kind})"
+
+    def output_names(self) -> list[str]:
+        return [n for n in (_output_name(s) for s in self.steps) if n is not None]
+
+    def rejects_rows(self) -> bool:
+        if self.input.on_bad_value == "reject":
+            return True
+        for step in self.steps:
+            if isinstance(step, ExtractJsonStep) and step.extract_json.on_invalid == "reject":
+                return True
+            if isinstance(step, CastStep) and any(s.on_error == "reject" for s in step.specs().values()):
+                return True
+            if isinstance(step, FilterStep) and step.spec().reject:
+                return True
+        return False
+
+
+def _output_name(step: Any) -> str | None:
+    if isinstance(step, OutputStep):
+        return step.spec().name
+    if isinstance(step, AggregateStep):
+        return step.aggregate.name
+    return None
+
+
+def is_valid_name(name: str) -> bool:
+    return re.match(NAME_PATTERN, name) is not None

@@ -1,0 +1,287 @@
+"""Where data lives: local paths, ``file://`` and ``s3://`` URIs; atomic publishing of outputs.
+
+Inputs are only ever read. Outputs are staged in a private folder and published
+in one step: locally by renaming the folder into place (the previous outputs
+stay intact until then), on S3 by uploading every file and the manifest last,
+so a reader that finds ``_manifest.json`` finds a complete set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+
+from prepline.engines.base import InputSource
+from prepline.errors import InputError, OutputError, StorageError
+
+MANIFEST = "_manifest.json"
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+@dataclass(frozen=True)
+class Location:
+    scheme: Literal["file", "s3"]
+    path: str  # local: an absolute path; s3: the key (may be "" or end with "/")
+    bucket: str = ""
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.path}" if self.scheme == "s3" else self.path
+
+
+def parse_uri(uri: str) -> Location:
+    """A local path, ``file://`` URI or ``s3://bucket/key``; anything else is refused."""
+    if uri.startswith("s3://"):
+        parsed = urlparse(uri)
+        if not parsed.netloc:
+            raise StorageError(f"S3 URI {uri!r} has no bucket", hint="write it as s3://bucket/key")
+        return Location("s3", parsed.path.lstrip("/"), parsed.netloc)
+    if uri.startswith("file://"):
+        parsed = urlparse(uri)
+        return Location("file", str(Path(unquote(parsed.path)).resolve()))
+    if "://" in uri:
+        scheme = uri.split("://", 1)[0]
+        raise StorageError(f"unsupported URI scheme {scheme!r} in {uri!r}", hint="use a local path, file:// or s3://")
+    return Location("file", str(Path(uri).expanduser().resolve()))
+
+
+# --- S3 ------------------------------------------------------------------------------------------
+
+
+def s3_client(session: Any = None) -> Any:
+    """A boto3 S3 client configured the standard way (profile, region, AWS_ENDPOINT_URL)."""
+    import boto3
+
+    return (session or boto3.session.Session()).client("s3")
+
+
+def polars_storage_options(session: Any = None) -> dict[str, str]:
+    """Credentials and endpoint for Polars' object store, taken from the same boto3 chain."""
+    import boto3
+
+    session = session or boto3.session.Session()
+    options: dict[str, str] = {}
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise StorageError(
+            "no AWS credentials found for reading or writing S3",
+            hint="configure a profile (aws configure, AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        )
+    frozen = credentials.get_frozen_credentials()
+    options["aws_access_key_id"] = frozen.access_key
+    options["aws_secret_access_key"] = frozen.secret_key
+    if frozen.token:
+        options["aws_session_token"] = frozen.token
+    options["aws_region"] = session.region_name or "us-east-1"
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["aws_endpoint_url"] = endpoint
+        if endpoint.startswith("http://"):
+            options["aws_allow_http"] = "true"
+        options["aws_virtual_hosted_style_request"] = "false"
+    return options
+
+
+def _s3_error(exc: Exception, action: str, uri: str) -> StorageError:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+    transient = code in {"SlowDown", "Throttling", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+    hints = {
+        "NoSuchBucket": "check the bucket name; `aws s3 ls` lists the buckets you can see",
+        "AccessDenied": "the credentials in use lack permission for this S3 action on this bucket",
+        "403": "the credentials in use lack permission for this S3 action on this bucket",
+        "NoSuchKey": "check the key; `aws s3 ls` the prefix to see what is there",
+        "404": "check the key; `aws s3 ls` the prefix to see what is there",
+    }
+    return StorageError(f"cannot {action} {uri}: {code}", hint=hints.get(code), transient=transient)
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+def resolve_input(uri: str, declared_format: str = "auto") -> InputSource:
+    """Check that the input exists and say how to read it; a folder or prefix reads all its files."""
+    loc = parse_uri(uri)
+    if loc.scheme == "file":
+        return _local_input(uri, Path(loc.path), declared_format)
+    return _s3_input(uri, loc, declared_format)
+
+
+def _format_of(name: str, declared: str, display: str) -> Any:
+    if declared != "auto":
+        return declared
+    suffix = Path(name.rstrip("/")).suffix.lower()
+    if suffix in FORMATS:
+        return FORMATS[suffix]
+    raise InputError(
+        f"cannot tell the format of input {display} from its name",
+        hint="set input.format in the recipe to csv, parquet or jsonl",
+    )
+
+
+def _local_input(uri: str, path: Path, declared: str) -> InputSource:
+    if not path.exists():
+        raise InputError(
+            f"input {uri!r} does not exist (looked for {path})",
+            hint="check the path; `prepline sample employees --output FILE` makes example data",
+        )
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+        wanted = [p for p in files if declared != "auto" or p.suffix.lower() in FORMATS]
+        if not wanted:
+            raise InputError(f"input folder {path} has no data files", hint="put .csv, .parquet or .jsonl files in it")
+        fmt = _format_of(wanted[0].name, declared, str(path))
+        mixed = [p.name for p in wanted if declared == "auto" and FORMATS.get(p.suffix.lower()) != fmt]
+        if mixed:
+            raise InputError(f"input folder {path} mixes formats ({', '.join(mixed[:3])} ...)",
+                             hint="keep one format per input folder")
+        size = sum(p.stat().st_size for p in wanted)
+        target = [str(p) for p in wanted]
+        return InputSource(uri=target if len(target) > 1 else target[0], format=fmt, display=str(path), size_bytes=size)  # type: ignore[arg-type]
+    if not os.access(path, os.R_OK):
+        raise InputError(f"input {path} is not readable by this user", hint="check its permissions")
+    fmt = _format_of(path.name, declared, str(path))
+    return InputSource(uri=str(path), format=fmt, display=str(path), size_bytes=path.stat().st_size)
+
+
+def _s3_input(uri: str, loc: Location, declared: str) -> InputSource:
+    client = s3_client()
+    keys: list[tuple[str, int]] = []
+    try:
+        if loc.path and not loc.path.endswith("/"):
+            try:
+                head = client.head_object(Bucket=loc.bucket, Key=loc.path)
+                keys = [(loc.path, int(head["ContentLength"]))]
+            except Exception as exc:  # a prefix without the trailing slash, or a missing key
+                if getattr(exc, "response", {}).get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+        if not keys:
+            prefix = loc.path if not loc.path or loc.path.endswith("/") else loc.path + "/"
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=loc.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    name = obj["Key"].rsplit("/", 1)[-1]
+                    if not obj["Key"].endswith("/") and not name.startswith((".", "_")):
+                        keys.append((obj["Key"], int(obj["Size"])))
+    except StorageError:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
+            raise StorageError("no AWS credentials found to read " + uri,
+                               hint="configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
+        raise _s3_error(exc, "read", uri) from None
+    if not keys:
+        raise InputError(f"input {uri} does not exist: no object or prefix with that name",
+                         hint="check the bucket and key; `aws s3 ls` the prefix")
+    fmt = _format_of(keys[0][0], declared, uri)
+    if declared == "auto":
+        keys = [(k, s) for k, s in keys if FORMATS.get(Path(k).suffix.lower()) == fmt]
+    urls = [f"s3://{loc.bucket}/{k}" for k, _ in sorted(keys)]
+    return InputSource(
+        uri=urls if len(urls) > 1 else urls[0],  # type: ignore[arg-type]
+        format=fmt,
+        display=uri,
+        storage_options=polars_storage_options(),
+        size_bytes=sum(s for _, s in keys),
+    )
+
+
+def fingerprint(source: InputSource) -> dict[str, Any]:
+    """A cheap identity of the input: size plus SHA-256 of its first and last MiB (local files)."""
+    paths = source.uri if isinstance(source.uri, list) else [source.uri]
+    digest = hashlib.sha256()
+    for p in paths:
+        if p.startswith("s3://"):
+            digest.update(p.encode())
+            continue
+        with open(p, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            digest.update(str(size).encode())
+            digest.update(handle.read(1 << 20))
+            if size > 2 << 20:
+                handle.seek(-(1 << 20), os.SEEK_END)
+                digest.update(handle.read(1 << 20))
+    return {"bytes": source.size_bytes, "quick_sha256": digest.hexdigest(), "files": len(paths)}
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def staged_output(uri: str) -> Iterator[Path]:
+    """Yield an empty private folder; on success publish it to ``uri`` atomically, on failure discard it."""
+    loc = parse_uri(uri)
+    if loc.scheme == "file":
+        target = Path(loc.path)
+        _check_replaceable(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; published outputs follow the umask
+    else:
+        staging = Path(tempfile.mkdtemp(prefix="prepline-staging-"))
+    try:
+        yield staging
+        if loc.scheme == "file":
+            _publish_local(staging, Path(loc.path))
+        else:
+            _publish_s3(staging, loc)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _check_replaceable(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"output {target} exists and is a file", hint="give a folder path for the outputs")
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).exists():
+        raise OutputError(
+            f"output folder {target} is not empty and holds no {MANIFEST}, so it is not an earlier prepline output",
+            hint="choose a new or empty folder; prepline replaces only its own earlier outputs",
+        )
+
+
+def _publish_local(staging: Path, target: Path) -> None:
+    """Swap the staged folder into place; the old outputs are removed only once the new ones are there."""
+    backup = target.with_name(f".{target.name}.previous-{uuid.uuid4().hex[:8]}")
+    try:
+        if target.exists():
+            os.replace(target, backup)
+        os.replace(staging, target)
+    except OSError as exc:
+        if backup.exists() and not target.exists():
+            os.replace(backup, target)
+        raise OutputError(f"cannot publish outputs to {target}: {exc}") from None
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _publish_s3(staging: Path, loc: Location) -> None:
+    client = s3_client()
+    prefix = loc.path if not loc.path or loc.path.endswith("/") else loc.path + "/"
+    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    ordered = [p for p in files if p.name != MANIFEST] + [p for p in files if p.name == MANIFEST]
+    for path in ordered:
+        key = prefix + path.relative_to(staging).as_posix()
+        try:
+            client.upload_file(str(path), loc.bucket, key)
+        except Exception as exc:
+            raise _s3_error(exc, "upload to", f"s3://{loc.bucket}/{key}") from None

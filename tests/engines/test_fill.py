@@ -1,0 +1,61 @@
+"""fill: median (pandas' definition), mean, mode and constants, on every engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.engines.recipe_runner import column, floats, run_small
+
+COLUMNS = """
+id: int64
+x: float64
+s: string
+"""
+
+
+def fill(tmp_path, engine, data, spec):
+    return run_small(tmp_path, engine, columns=COLUMNS, data=data,
+                     steps=f"- fill: {spec}\n- output: out")
+
+
+def test_median_of_an_odd_count_is_the_middle_value(tmp_path, engine):
+    outputs, manifest = fill(tmp_path, engine, "id,x,s\n1,5,a\n2,,b\n3,1,c\n4,100,d\n", "{x: median}")
+    assert floats(outputs["out"], "x") == [5.0, 5.0, 1.0, 100.0]
+    assert manifest["fills"] == [
+        {"step": "1:fill", "column": "x", "strategy": "median", "value": 5.0, "filled": 1}
+    ]
+
+
+def test_median_of_an_even_count_is_the_mean_of_the_two_middle_values(tmp_path, engine):
+    outputs, _ = fill(tmp_path, engine, "id,x,s\n1,1,a\n2,,b\n3,2,c\n4,10,d\n5,20,e\n", "{x: median}")
+    assert floats(outputs["out"], "x")[1] == 6.0  # (2 + 10) / 2, as pandas computes it
+
+
+def test_mean_and_mode(tmp_path, engine):
+    data = "id,x,s\n1,1,b\n2,,\n3,2,a\n4,3,b\n5,,a\n"
+    outputs, _ = fill(tmp_path, engine, data, "{x: mean, s: mode}")
+    assert floats(outputs["out"], "x") == [1.0, 2.0, 2.0, 3.0, 2.0]
+    # a tie between 'a' and 'b' goes to the smallest value, so the result is deterministic
+    assert column(outputs["out"], "s") == ["b", "a", "a", "b", "a"]
+
+
+def test_constant_fill_keeps_present_values(tmp_path, engine):
+    outputs, manifest = fill(tmp_path, engine, "id,x,s\n1,1.5,\n2,,z\n", "{s: {value: Unknown}, x: {value: -1}}")
+    assert column(outputs["out"], "s") == ["Unknown", "z"]
+    assert floats(outputs["out"], "x") == [1.5, -1.0]
+    assert {f["column"]: f["filled"] for f in manifest["fills"]} == {"s": 1, "x": 1}
+
+
+def test_an_all_null_column_is_left_null_with_a_note(tmp_path, engine):
+    outputs, manifest = fill(tmp_path, engine, "id,x,s\n1,,a\n2,,b\n", "{x: median}")
+    assert floats(outputs["out"], "x") == [None, None]
+    assert manifest["fills"][0]["value"] is None
+    assert any("no values" in note for note in manifest["notes"])
+
+
+@pytest.mark.parametrize("spec", ["{s: median}", "{s: mean}"])
+def test_a_statistic_of_text_is_refused_before_reading(tmp_path, engine, spec):
+    from prepline.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="not a number"):
+        fill(tmp_path, engine, "id,x,s\n1,1,a\n", spec)
