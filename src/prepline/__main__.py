@@ -1,3 +1,5 @@
+import sys
+
 from prepline.cli import main
 
-main()
+sys.exit(main())
