@@ -34,6 +34,11 @@ class PreplineError(Exception):
             self.transient = transient
         super().__init__(self.__str__())
 
+    def with_exit(self, code: int) -> PreplineError:
+        """The same error with another exit code (e.g. 2 for "no such job" though JobError is 1)."""
+        self.exit_code = code
+        return self
+
     def __str__(self) -> str:
         if self.hint:
             return f"{self.message}\nFix: {self.hint}"

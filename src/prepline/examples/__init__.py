@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def employees_recipe() -> Path:
-    """The employees recipe: the repository's copy when run from a clone, else the packaged one."""
+def _example(name: str) -> Path:
+    """An example file: the repository's copy when run from a clone, else the packaged one."""
     here = Path(__file__).resolve()
-    for candidate in (here.parents[3] / "examples" / "employees" / "recipe.yaml", here.parent / "employees" / "recipe.yaml"):
+    for candidate in (here.parents[3] / "examples" / "employees" / name, here.parent / "employees" / name):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError("the employees example recipe is missing from this installation")
+    raise FileNotFoundError(f"the example {name} is missing from this installation")
+
+
+def employees_recipe() -> Path:
+    return _example("recipe.yaml")
+
+
+def employees_job_template() -> Path:
+    return _example("job.json")

@@ -1,0 +1,195 @@
+"""`prepline job ...`: SageMaker Processing jobs, run here or on AWS, watched with the same verbs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prepline.cli import console as out
+
+app = typer.Typer(help="Render, validate, run and watch SageMaker Processing jobs (local or AWS).", no_args_is_help=True)
+
+Backend = Annotated[str, typer.Option("--backend", "-b", help="Where the job lives: local or sagemaker.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the AWS API's JSON shape.")]
+
+
+@app.command("render")
+def render(
+    template: Annotated[Path, typer.Argument(help="A job template with {{KEY}} placeholders.")],
+    set_: Annotated[list[str], typer.Option("--set", "-s", help="KEY=VALUE for a placeholder (repeatable).")] = [],  # noqa: B006
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Fill a template's {{KEY}} placeholders; any placeholder left without a value is an error."""
+    from prepline.errors import JobRequestError
+    from prepline.processing.template import parse_assignments
+    from prepline.processing.template import render as fill
+
+    try:
+        text = template.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise JobRequestError(f"cannot read template {template}: {exc.strerror}") from None
+    rendered = fill(text, parse_assignments(set_), source=str(template))
+    if output:
+        output.write_text(rendered, encoding="utf-8")
+        out.info(f"wrote {output}")
+    else:
+        print(rendered, end="" if rendered.endswith("\n") else "\n")
+
+
+@app.command("validate")
+def validate(
+    request: Annotated[Path, typer.Argument(help="A CreateProcessingJob request (JSON).")],
+    cloud: Annotated[bool, typer.Option("--cloud", help="Check it for SageMaker (no file:// URIs).")] = False,
+) -> None:
+    """Check a request against the SageMaker API model and the processing contract; list every problem."""
+    from prepline.processing.request import load_request, validate_request
+
+    validate_request(load_request(request), local=not cloud, source=str(request))
+    out.stdout.print(f"{request}: valid")
+
+
+@app.command("run")
+def run(
+    request: Annotated[Path, typer.Argument(help="A CreateProcessingJob request (JSON).")],
+    runtime: Annotated[str, typer.Option("--runtime", help="local (private mount namespaces) or docker.")] = "local",
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the staged data of each instance.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Run a request on this machine; exit 0 only when the job ends Completed."""
+    from prepline.processing import describe as shapes
+    from prepline.processing.local.runtime import LocalRuntime, job_error
+    from prepline.processing.request import load_request
+
+    body = load_request(request)
+    out.info(f"job {body.get('ProcessingJobName')}: starting {body.get('ProcessingResources', {}).get('ClusterConfig', {}).get('InstanceCount', '?')} instance(s) locally")
+    job = LocalRuntime(runtime=runtime, keep=keep).run(body, source=str(request))
+    described = shapes.describe(job)
+    if as_json:
+        out.print_json(described)
+    else:
+        print_job(described)
+    error = job_error(job)
+    if error:
+        raise error
+
+
+@app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option("--status", help="InProgress, Completed, Failed, Stopping or Stopped.")] = None,
+    name_contains: Annotated[str | None, typer.Option("--name-contains", help="Only names containing this.")] = None,
+    max_results: Annotated[int, typer.Option("--max-results", min=1, help="At most this many jobs.")] = 100,
+    backend: Backend = "local",
+    as_json: AsJson = False,
+) -> None:
+    """List jobs, newest first."""
+    from prepline.processing.jobs import backend as get_backend
+
+    jobs = get_backend(backend).list(status=status, name_contains=name_contains, max_results=max_results)
+    if as_json:
+        out.print_json({"ProcessingJobSummaries": jobs})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{backend} processing jobs")
+    for col in ("name", "status", "created", "ended"):
+        table.add_column(col)
+    for job in jobs:
+        table.add_row(job["ProcessingJobName"], _status(job["ProcessingJobStatus"]), str(job.get("CreationTime", "")),
+                      str(job.get("ProcessingEndTime", "")))
+    out.stdout.print(table)
+
+
+@app.command("describe")
+def describe(
+    name: Annotated[str, typer.Argument(help="The job's name.")],
+    backend: Backend = "local",
+    as_json: AsJson = False,
+) -> None:
+    """Show a job as DescribeProcessingJob does."""
+    from prepline.processing.jobs import backend as get_backend
+
+    described = get_backend(backend).describe(name)
+    if as_json:
+        out.print_json(described)
+    else:
+        print_job(described)
+
+
+@app.command("logs")
+def logs(
+    name: Annotated[str, typer.Argument(help="The job's name.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
+    instance: Annotated[str | None, typer.Option("--instance", help="Only this instance (algo-N).")] = None,
+    backend: Backend = "local",
+) -> None:
+    """Print a job's logs, each line prefixed with its instance."""
+    from prepline.processing.jobs import backend as get_backend
+
+    for line in get_backend(backend).logs(name, instance=instance, follow=follow):
+        print(line, flush=True)
+
+
+@app.command("wait")
+def wait(
+    name: Annotated[str, typer.Argument(help="The job's name.")],
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Give up after this many seconds.")] = None,
+    backend: Backend = "local",
+    as_json: AsJson = False,
+) -> None:
+    """Wait until a job ends; exit 0 only when it Completed."""
+    from prepline.errors import JobError
+    from prepline.processing.jobs import backend as get_backend
+
+    described = get_backend(backend).wait(name, timeout=timeout)
+    if as_json:
+        out.print_json(described)
+    else:
+        print_job(described)
+    if described["ProcessingJobStatus"] != "Completed":
+        raise JobError(f"job {name} ended {described['ProcessingJobStatus']}: {described.get('FailureReason', '')}".rstrip(": "))
+
+
+@app.command("stop")
+def stop(
+    name: Annotated[str, typer.Argument(help="The job's name.")],
+    backend: Backend = "local",
+) -> None:
+    """Ask a running job to stop (SIGTERM, a grace period, then SIGKILL); it ends Stopped."""
+    from prepline.processing.jobs import backend as get_backend
+
+    described = get_backend(backend).stop(name)
+    out.stdout.print(f"{name}: {described['ProcessingJobStatus']}")
+
+
+def print_job(described: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from prepline.processing.describe import duration_seconds
+
+    table = Table(show_header=False, title=described["ProcessingJobName"], title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    table.add_row("status", _status(described["ProcessingJobStatus"]))
+    cluster = described.get("ProcessingResources", {}).get("ClusterConfig", {})
+    table.add_row("instances", f"{cluster.get('InstanceCount')} x {cluster.get('InstanceType')}")
+    seconds = duration_seconds(described)
+    if seconds is not None:
+        table.add_row("duration", f"{seconds:.1f} s")
+    for item in described.get("ProcessingInputs", []):
+        if "S3Input" in item:
+            table.add_row(f"input {item['InputName']}", f"{item['S3Input']['S3Uri']} -> {item['S3Input']['LocalPath']}")
+    for item in described.get("ProcessingOutputConfig", {}).get("Outputs", []):
+        if "S3Output" in item:
+            table.add_row(f"output {item['OutputName']}", f"{item['S3Output']['LocalPath']} -> {item['S3Output']['S3Uri']}")
+    if described.get("FailureReason"):
+        table.add_row("FailureReason", described["FailureReason"])
+    if described.get("ExitMessage"):
+        table.add_row("ExitMessage", described["ExitMessage"])
+    out.stdout.print(table)
+
+
+def _status(status: str) -> str:
+    colour = {"Completed": "green", "Failed": "red", "Stopped": "yellow", "Stopping": "yellow"}.get(status, "cyan")
+    return f"[{colour}]{status}[/]"

@@ -1,0 +1,5 @@
+import sys
+
+from prepline.processing.entrypoint import main
+
+sys.exit(main())
