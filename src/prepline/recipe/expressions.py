@@ -201,7 +201,7 @@ def infer_type(expr: Expr, schema: dict[str, str]) -> str:
         if expr.op in ("eq", "ne", "lt", "le", "gt", "ge", "and", "or"):
             return "bool"
         left, right = infer_type(expr.left, schema), infer_type(expr.right, schema)
-        if expr.op == "div":
+        if expr.op in ("div", "pow"):  # 2 ** -1 is not a whole number: powers are computed as floats
             return "float64"
         if left in INTEGRAL and right in INTEGRAL:
             return "int64"
@@ -252,10 +252,23 @@ def check_types(expr: Expr, schema: dict[str, str], text: str) -> None:
                         f"in {text!r}: arithmetic needs numbers but {_describe(side)} is {kind}; "
                         "use concat() to join text or a cast step to convert it"
                     )
+        elif expr.op in ("and", "or"):
+            for side in (expr.left, expr.right):
+                _need_condition(side, schema, text, expr.op)
+        else:  # a comparison
+            kinds = [_family(infer_type(s, schema)) for s in (expr.left, expr.right) if not _is_null_lit(s)]
+            if len(kinds) == 2 and kinds[0] != kinds[1]:
+                raise ExpressionError(
+                    f"in {text!r}: cannot compare {_describe(expr.left)} ({infer_type(expr.left, schema)}) "
+                    f"with {_describe(expr.right)} ({infer_type(expr.right, schema)}); "
+                    "compare values of one kind, converting one side with a cast step first"
+                )
     elif isinstance(expr, Unary):
         check_types(expr.operand, schema, text)
         if expr.op == "neg" and infer_type(expr.operand, schema) not in NUMERIC:
             raise ExpressionError(f"in {text!r}: cannot negate {_describe(expr.operand)}, it is not a number")
+        if expr.op == "not":
+            _need_condition(expr.operand, schema, text, "not")
     elif isinstance(expr, Call):
         for arg in expr.args:
             check_types(arg, schema, text)
@@ -274,6 +287,23 @@ def check_types(expr: Expr, schema: dict[str, str], text: str) -> None:
     elif isinstance(expr, IfElse):
         for part in (expr.cond, expr.then, expr.otherwise):
             check_types(part, schema, text)
+        _need_condition(expr.cond, schema, text, "if")
+
+
+def _need_condition(expr: Expr, schema: dict[str, str], text: str, where: str) -> None:
+    kind = infer_type(expr, schema)
+    if kind != "bool" and not _is_null_lit(expr):
+        raise ExpressionError(
+            f"in {text!r}: {where!r} needs a condition (true/false) but {_describe(expr)} is {kind}; "
+            "compare it, e.g. 'x > 0' or 'is_not_null(x)'"
+        )
+
+
+def _family(kind: str) -> str:
+    """Types that can be compared with each other."""
+    if kind in NUMERIC:
+        return "number"
+    return "time" if kind in ("date", "datetime") else kind
 
 
 def _describe(expr: Expr) -> str:

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from prepline.errors import RecipeError, closest
-from prepline.recipe.model import STEP_MODELS, Recipe
+from prepline.recipe.model import STEP_MODELS, Recipe, StepProblem
 
 Path_ = tuple[Any, ...]
 
@@ -47,7 +47,7 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError(_join(source, _describe_errors(exc, data, lines, source))) from None
+        raise RecipeError(_join(source, _describe_errors(exc, data, lines, source)), hint=_SCHEMA_HINT) from None
     recipe._source = source
     recipe._lines = lines
     from prepline.recipe.flow import trace_flow
@@ -57,6 +57,10 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
 
 
 _KIND_HINT = "each step is a mapping with one key naming its kind: " + ", ".join(STEP_MODELS)
+_SCHEMA_HINT = (
+    "fix the values named above; `prepline recipe schema` lists every key and its type, "
+    "and examples/employees/recipe.yaml is a complete recipe"
+)
 
 
 def _join(source: str, problems: list[str]) -> str:
@@ -135,10 +139,19 @@ def _check_step_kinds(data: dict[str, Any], lines: dict[Path_, int], source: str
 def _describe_errors(exc: ValidationError, data: Any, lines: dict[Path_, int], source: str) -> list[str]:
     grouped: dict[Path_, list[dict[str, Any]]] = {}
     for err in exc.errors(include_url=False):
-        path = _data_path(err["loc"], data)
+        problem = err.get("ctx", {}).get("error")
+        if isinstance(problem, StepProblem):  # a recipe-level check about one step: report it there
+            path: Path_ = ("steps", problem.index)
+        else:
+            path = _data_path(err["loc"], data)
         grouped.setdefault(path, []).append(err)
+    # A value that fails every branch of a union (a type name, or a mapping) gives one error per
+    # branch; when one branch reached deeper into the value, that one says what is wrong.
+    deeper = {p for p in grouped if any(len(q) > len(p) and q[: len(p)] == p for q in grouped)}
     problems = []
     for path, errors in grouped.items():
+        if path in deeper:
+            continue
         problems.append(f"{_where(source, lines, path)}: {_label(path, data)}: {_message(errors, path, data)}")
     return problems
 
@@ -160,7 +173,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
 
 
 def _is_tag(part: str) -> bool:
-    return part in STEP_MODELS or part[:1].isupper() or part.startswith(("literal[", "str", "int", "float", "bool", "dict[", "list["))
+    return part in STEP_MODELS or part[:1].isupper() or part.startswith(
+        ("literal[", "str", "int", "float", "bool", "dict[", "list[", "constrained-")
+    )
 
 
 def _label(path: Path_, data: Any) -> str:
@@ -191,7 +206,7 @@ def _message(errors: list[dict[str, Any]], path: Path_, data: Any) -> str:
         if err["type"] == "literal_error":
             msg = msg.replace("Input should be", "expected")
         elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
-            msg = "or a mapping" + _fields_hint(err)
+            msg = ("or a mapping" if messages else "expected a mapping") + _fields_hint(err)
         if msg not in messages:
             messages.append(msg)
     got = _value_at(path, data)

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -34,7 +35,21 @@ from prepline.recipe.types import DType
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 RESERVED_OUTPUTS = frozenset({"rejected"})
-Policy = Literal["fail", "null", "reject"]
+
+
+def _yaml_null_is_policy(value: Any) -> Any:
+    return "null" if value is None else value  # YAML reads an unquoted `null` as None
+
+
+Policy = Annotated[Literal["fail", "null", "reject"], BeforeValidator(_yaml_null_is_policy)]
+
+
+class StepProblem(ValueError):
+    """A recipe-level check that concerns one step: the loader reports it at that step's line."""
+
+    def __init__(self, index: int, message: str):
+        self.index = index
+        super().__init__(message)
 
 
 class _Strict(BaseModel):
@@ -362,14 +377,14 @@ class Recipe(_Strict):
     @model_validator(mode="after")
     def _unique_outputs(self) -> Recipe:
         seen: set[str] = set()
-        for step in self.steps:
+        for index, step in enumerate(self.steps):
             name = _output_name(step)
             if name is None:
                 continue
             if name in RESERVED_OUTPUTS:
-                raise ValueError(f"output name {name!r} is reserved for rows the recipe rejects; choose another")
+                raise StepProblem(index, f"output name {name!r} is reserved for rows the recipe rejects; choose another")
             if name in seen:
-                raise ValueError(f"two outputs are named {name!r}; output names must be unique")
+                raise StepProblem(index, f"two outputs are named {name!r}; output names must be unique, rename this one")
             seen.add(name)
         if not seen:
             raise ValueError("the recipe writes nothing: add an `output` or `aggregate` step")

@@ -9,7 +9,7 @@ import polars as pl
 
 from prepline.engines.base import REJECTED, ROW, Counter, EngineResult, InputSource, RunRequest
 from prepline.engines.polars.read import Scan, scan
-from prepline.engines.polars.steps import Compiler, Plan
+from prepline.engines.polars.steps import Compiler, Plan, json_problems
 from prepline.errors import DataError, EngineError, InputError
 from prepline.recipe import model as m
 from prepline.recipe.model import STEP_MODELS
@@ -55,6 +55,8 @@ class PolarsEngine:
             collected = pl.collect_all(jobs, engine=ENGINE)
         t2 = time.perf_counter()
         values = {key: frame for key, frame in zip(keys, collected, strict=True) if key is not None}
+        if any(_scalar(frame) for key, frame in values.items() if key.startswith("json_check:")):
+            raise _JsonFailure()  # a JSON field did not convert: these outputs are replaced by the re-run
         counters = [
             Counter(step=step, what=what, count=_scalar(values[key]))
             for key, (step, what) in plan.count_labels.items()
@@ -93,6 +95,9 @@ class PolarsEngine:
         for key, frame in plan.counts.items():
             jobs.append(frame)
             keys.append(key)
+        for i, frame in enumerate(plan.json_checks):
+            jobs.append(frame)
+            keys.append(f"json_check:{i}")
         return files, jobs, keys
 
     # --- diagnosis ------------------------------------------------------------------------------
@@ -107,31 +112,29 @@ class PolarsEngine:
             return
         with _polars_errors(request):
             frame = scan(request.source, recipe.input).frame
+        unchecked = False
         for index, spec in strict_steps:
             where = recipe.describe_step(index)
             if spec.column not in frame.collect_schema().names():
-                raise DataError(
-                    f"{where}: a value of column {spec.column!r} is not a JSON object with the expected field types",
-                    hint="set on_invalid: reject (keep the rows aside) or null in this step",
-                )
-            source = pl.col(spec.column)
-            bad = source.is_not_null() & (source.str.strip_chars() != "null") & ~(
-                source.str.json_path_match("$").str.starts_with("{").fill_null(False)
-            )
-            rows = frame.filter(bad).select(ROW, source).head(3).collect()
+                unchecked = True  # made by an earlier step: not in the input to look at
+                continue
+            problem, _ = json_problems(pl.col(spec.column), spec.field_specs())
+            rows = frame.filter(problem.is_not_null()).select(ROW, problem, spec.column).head(3).collect()
             if rows.height:
-                examples = "; ".join(f"row {r[0]}: {_clip(r[1])!r}" for r in rows.iter_rows())
+                examples = "; ".join(f"row {r[0]}: {r[1]} ({_clip(r[2])!r})" for r in rows.iter_rows())
                 raise DataError(
                     f"{where}: input {request.source.display} has values in column {spec.column!r} that are "
-                    f"not JSON objects ({examples})",
+                    f"not JSON objects with the expected fields ({examples})",
                     hint="fix those rows, or set on_invalid: reject (rows go to the rejected output with the "
                     "reason) or on_invalid: null in this step",
                 )
-        raise DataError(
-            f"a JSON value in {request.source.display} has a field of an unexpected type "
-            "(for example an object where text was expected)",
-            hint="set on_invalid: reject or null on the extract_json step to see which rows",
-        )
+        if unchecked:
+            raise DataError(
+                f"a JSON value in {request.source.display} is not an object or has a field of an unexpected type "
+                "(for example an object where text was expected)",
+                hint="set on_invalid: reject or null on the extract_json step to see which rows",
+            )
+        # the invalid values are in a step whose policy is null or reject: the re-run handles them
 
 
 def _stats(frame: pl.LazyFrame, wanted: dict[str, pl.Expr]) -> dict[str, Any]:
@@ -179,10 +182,15 @@ class _polars_errors:
             raise _JsonFailure() from exc
         if "could not parse" in lowered or "invalid primitive value" in lowered:
             raise _bad_value_error(self.request, text) from None
-        if "utf-8" in lowered or "utf8" in lowered:
+        if "invalid utf-8" in lowered or "invalid utf8" in lowered:
             raise InputError(
                 f"input {source.display} is not valid UTF-8 text ({_first(text)})",
                 hint="convert it (e.g. iconv -f latin1 -t utf-8) or set input.csv.encoding: utf8-lossy",
+            ) from None
+        if isinstance(exc, pl.exceptions.InvalidOperationError) and "replace_strict" in lowered:
+            raise DataError(  # a strict conversion of text to bool (see expressions.convert)
+                f"a cast to bool in the recipe failed on {source.display}: a value is neither true nor false",
+                hint="fix the values, or set on_error: null or reject on that cast",
             ) from None
         if isinstance(exc, pl.exceptions.InvalidOperationError) and "conversion" in lowered:
             raise DataError(

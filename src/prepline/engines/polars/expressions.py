@@ -23,6 +23,25 @@ def dtype(name: DType | str) -> pl.DataType:
     return DTYPES[name]
 
 
+def convert(expr: pl.Expr, source: str, target: str, strict: bool) -> pl.Expr:
+    """``expr`` (of recipe type ``source``) as ``target``; unconvertible values fail or become null.
+
+    Polars casts text to numbers but not to bool, date or datetime: those are parsed here, as
+    the CSV reader parses them (true/false in any case, ISO dates and times).
+    """
+    if source != "string" or target not in ("bool", "date", "datetime"):
+        return expr.cast(dtype(target), strict=strict)
+    text = expr
+    if target == "date":
+        return text.str.to_date(strict=strict)
+    if target == "datetime":
+        return text.str.to_datetime(time_unit="us", strict=strict)
+    lowered = text.str.to_lowercase()
+    if strict:
+        return lowered.replace_strict(["true", "false"], [True, False], return_dtype=pl.Boolean())
+    return pl.when(lowered == "true").then(True).when(lowered == "false").then(False).otherwise(None)
+
+
 def to_polars(expr: e.Expr) -> pl.Expr:
     if isinstance(expr, e.Col):
         return pl.col(expr.name)
@@ -63,6 +82,8 @@ def _binary(op: str, left: pl.Expr, right: pl.Expr) -> pl.Expr:
 
 def _call(func: str, args: list[pl.Expr], raw: tuple[e.Expr, ...]) -> pl.Expr:
     first = args[0]
+    if func in ("len", "lower", "upper", "strip"):
+        first = first.cast(pl.String)  # a null literal has no type of its own
     if func == "len":
         return first.str.len_chars().cast(pl.Int64)
     if func == "lower":

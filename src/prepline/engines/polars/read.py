@@ -10,7 +10,8 @@ from prepline.engines.base import ROW, InputSource
 
 BAD = "__bad_"  # boolean: this row's value in the column did not parse as its type
 BAD_REASON = "__bad_reason"  # text: why, for the rejected output
-from prepline.engines.polars.expressions import dtype
+RAW = "__raw_"  # text: the value as it was in the file, for the rejected output
+from prepline.engines.polars.expressions import convert, dtype
 from prepline.errors import ColumnNotFoundError, InputError, closest
 from prepline.recipe.model import InputSpec
 
@@ -90,29 +91,34 @@ def scan(source: InputSource, spec: InputSpec) -> Scan:
     else:
         frame = pl.scan_ndjson(source.uri, infer_schema_length=1000, storage_options=source.storage_options)
 
+    file_types = frame.collect_schema()
     frame = frame.with_row_index(ROW, offset=1)
     flags: dict[str, pl.Expr] = {}
+    raws: list[pl.Expr] = []
     reasons: list[pl.Expr] = []
     columns: list[pl.Expr] = []
     for name, spec_ in specs.items():
         target = dtype(spec_.type)
         if name not in present:
             columns.append(pl.lit(None, dtype=target).alias(name))
-        elif source.format == "csv" and not tolerant:
+            continue
+        read_as = "string" if file_types[name] == pl.String else "other"
+        if source.format == "csv" and not tolerant:
             columns.append(pl.col(name))
         elif tolerant and spec_.type != "string":
             raw = pl.col(name)
-            converted = raw.cast(target, strict=False)
+            converted = convert(raw, read_as, spec_.type, strict=False)
             bad = raw.is_not_null() & converted.is_null()
             flags[name] = bad.alias(f"{BAD}{name}")
+            raws.append(raw.cast(pl.String).alias(f"{RAW}{name}"))
             reasons.append(
                 pl.when(bad).then(pl.format("column '{}': {} is not a valid {}", pl.lit(name), raw.cast(pl.String), pl.lit(spec_.type)))
             )
             columns.append(converted.alias(name))
         else:
-            columns.append(pl.col(name).cast(target, strict=True).alias(name))
+            columns.append(convert(pl.col(name), read_as, spec_.type, strict=True).alias(name))
     extra_cols = [pl.col(c).cast(pl.String) if source.format == "csv" else pl.col(c) for c in kept_extras]
-    hidden = [pl.col(ROW), *flags.values()]
+    hidden = [pl.col(ROW), *flags.values(), *raws]
     if reasons:
         hidden.append(pl.coalesce(reasons).alias(BAD_REASON))
     schema = {n: s.type for n, s in specs.items()} | {c: "string" for c in kept_extras}
@@ -139,7 +145,9 @@ def _csv(source: InputSource, spec: InputSpec, infer: bool, overrides: dict[str,
 
 
 def _check_header(source: InputSource, present: list[str]) -> None:
-    dupes = sorted({c for c in present if present.count(c) > 1} | {c for c in present if "_duplicated_" in c})
+    # Polars renames the second `x` of a CSV header to `x_duplicated_0`: name the original
+    dupes = sorted({c for c in present if present.count(c) > 1}
+                   | {c.rsplit("_duplicated_", 1)[0] for c in present if "_duplicated_" in c})
     if dupes:
         raise InputError(
             f"input {source.display} has duplicate column names in its header: {', '.join(dupes)}",

@@ -14,8 +14,8 @@ from typing import Any
 import polars as pl
 
 from prepline.engines.base import REJECT_COLUMNS, ROW
-from prepline.engines.polars.expressions import dtype, to_polars
-from prepline.engines.polars.read import BAD, BAD_REASON, Scan
+from prepline.engines.polars.expressions import convert, dtype, to_polars
+from prepline.engines.polars.read import BAD, BAD_REASON, RAW, Scan
 from prepline.recipe import model as m
 from prepline.recipe.expressions import infer_type, parse_expression
 from prepline.recipe.flow import aggregate_schema
@@ -35,6 +35,8 @@ class Plan:
     fill_values: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rows_in: pl.LazyFrame | None = None
+    # one-row frames (column "n") that must be 0 for the one-parse JSON path's outputs to stand
+    json_checks: list[pl.LazyFrame] = field(default_factory=list)
 
 
 class Compiler:
@@ -67,14 +69,18 @@ class Compiler:
         self.plan.counts[key] = frame.select(expr.cast(pl.Int64).alias("n"))
         self.plan.count_labels[key] = (label, what)
 
-    def _reject(self, label: str, bad: pl.Expr, reason: pl.Expr) -> None:
-        """Send rows where ``bad`` is true to the rejected output; the flow keeps the others."""
+    def _reject(self, label: str, bad: pl.Expr, reason: pl.Expr, values: dict[str, pl.Expr] | None = None) -> None:
+        """Send rows where ``bad`` is true to the rejected output; the flow keeps the others.
+
+        ``values`` gives the text to write for some columns (the input's text, before parsing).
+        """
         bad = bad.fill_null(False)
+        values = values or {}
         rejected = self.frame.filter(bad).select(
             pl.col(ROW).cast(pl.Int64),
             pl.lit(label).alias("_step"),
             reason.alias("_reason"),
-            *[pl.col(c).cast(pl.String) for c in self._visible()],
+            *[values.get(c, pl.col(c)).cast(pl.String).alias(c) for c in self._visible()],
         )
         self.plan.rejected.append(rejected)
         self._reject_schemas.append(self._visible())
@@ -99,8 +105,11 @@ class Compiler:
                         self.frame, pl.col(f"{BAD}{column}").sum())
         if policy == "reject":
             any_bad = pl.any_horizontal([pl.col(f"{BAD}{c}") for c in scan.bad_value_columns])
-            self._reject(label, any_bad, pl.col(BAD_REASON))
-        self.frame = self.frame.drop([f"{BAD}{c}" for c in scan.bad_value_columns] + [BAD_REASON])
+            raw = {c: pl.col(f"{RAW}{c}") for c in scan.bad_value_columns}
+            self._reject(label, any_bad, pl.col(BAD_REASON), values=raw)
+        self.frame = self.frame.drop(
+            [f"{BAD}{c}" for c in scan.bad_value_columns] + [f"{RAW}{c}" for c in scan.bad_value_columns] + [BAD_REASON]
+        )
 
     # --- steps ----------------------------------------------------------------------------------
 
@@ -140,7 +149,11 @@ class Compiler:
         spec = step.extract_json
         fields = spec.field_specs()
         source = pl.col(spec.column)
+        what = f"values of {spec.column!r} that are not a JSON object with the expected field types (fields set to null)"
         if not self.tolerant_json and (struct := _struct_for(fields)) is not None:
+            # One parse per value. Fields are decoded as their JSON text and converted as on the
+            # row-level path, so a field that does not convert (7.5 as int64) sends the run there
+            # (see PolarsEngine.run) instead of being truncated or nulled silently.
             decoded = "__json"
             self.frame = self.frame.with_columns(source.str.json_decode(struct).alias(decoded))
             exprs = []
@@ -150,28 +163,26 @@ class Compiler:
                     expr = expr.struct.field(key)
                 exprs.append(expr.alias(name))
             self.frame = self.frame.with_columns(exprs).drop(decoded)
+            typed = {n: json_value(pl.col(n), f.type) for n, f in fields.items() if f.type != "string"}
+            if typed:
+                unconverted = pl.any_horizontal([pl.col(n).is_not_null() & t.is_null() for n, t in typed.items()])
+                self.plan.json_checks.append(self.frame.select(unconverted.sum().cast(pl.Int64).alias("n")))
+                self.frame = self.frame.with_columns([t.alias(n) for n, t in typed.items()])
             if spec.on_invalid == "reject":
-                self._reject_schemas.append(self._visible())  # no row can be invalid on this path
+                self._reject_schemas.append(self._visible())  # no row is invalid when this path completes
+            elif spec.on_invalid == "null":
+                self._count(label, what, self.frame, pl.lit(0))
         else:
-            valid = (
-                source.is_null()
-                | (source.str.strip_chars() == "null")
-                | source.str.json_path_match("$").str.starts_with("{").fill_null(False)
-            )
-            raw = {name: source.str.json_path_match(fld.path) for name, fld in fields.items()}
-            typed = {name: raw[name].cast(dtype(fld.type), strict=False) for name, fld in fields.items()}
-            bad_type = [raw[n].is_not_null() & typed[n].is_null() for n, f in fields.items() if f.type != "string"]
-            ok = valid & ~pl.any_horizontal(bad_type) if bad_type else valid
-            self.frame = self.frame.with_columns(ok.alias("__json_ok"))
+            problem, typed = json_problems(source, fields)
+            self.frame = self.frame.with_columns(problem.alias("__json_problem"))
             if spec.on_invalid == "reject":
-                self._reject(label, ~pl.col("__json_ok"),
-                             pl.lit(f"column {spec.column!r}: not a JSON object with the expected field types"))
+                self._reject(label, pl.col("__json_problem").is_not_null(),
+                             pl.format("column '{}': {}", pl.lit(spec.column), pl.col("__json_problem")))
             else:
-                self._count(label, f"values of {spec.column!r} that are not a JSON object (fields set to null)",
-                            self.frame, (~pl.col("__json_ok")).sum())
+                self._count(label, what, self.frame, pl.col("__json_problem").is_not_null().sum())
             self.frame = self.frame.with_columns(
-                [pl.when(pl.col("__json_ok")).then(typed[n]).alias(n) for n in fields]
-            ).drop("__json_ok")
+                [pl.when(pl.col("__json_problem").is_null()).then(typed[n]).alias(n) for n in fields]
+            ).drop("__json_problem")
         if spec.drop_source:
             self.frame = self.frame.drop(spec.column)
             del self.schema[spec.column]
@@ -215,12 +226,12 @@ class Compiler:
 
     def _cast(self, step: m.CastStep, label: str) -> None:
         for column, spec in step.specs().items():
-            target = dtype(spec.to)
+            source = self.schema[column]
             raw = pl.col(column)
             if spec.on_error == "fail":
-                self.frame = self.frame.with_columns(raw.cast(target, strict=True))
+                self.frame = self.frame.with_columns(convert(raw, source, spec.to, strict=True).alias(column))
             else:
-                converted = raw.cast(target, strict=False)
+                converted = convert(raw, source, spec.to, strict=False)
                 bad = raw.is_not_null() & converted.is_null()
                 if spec.on_error == "reject":
                     self._reject(label, bad, pl.format("column '{}': {} is not a valid {}", pl.lit(column),
@@ -275,8 +286,40 @@ class Compiler:
         self.plan.outputs[spec.name] = frame
 
 
+def json_value(text: pl.Expr, kind: str) -> pl.Expr:
+    """A JSON field's text as ``kind``, null when it does not convert; 3.0 and 1e3 are whole numbers."""
+    if kind in ("int64", "int32"):
+        number = text.cast(pl.Float64, strict=False)
+        whole = pl.when(number == number.floor()).then(number).cast(dtype(kind), strict=False)
+        return pl.coalesce(text.cast(dtype(kind), strict=False), whole)
+    return convert(text, "string", kind, strict=False)
+
+
+def json_problems(source: pl.Expr, fields: dict[str, m.JsonField]) -> tuple[pl.Expr, dict[str, pl.Expr]]:
+    """Row-level checks of a JSON text column: (why the row's value is invalid or null, typed fields).
+
+    A value is invalid when it is not a JSON object (JSON ``null`` and missing values are fine),
+    when a text field holds an object or an array, or when a typed field does not convert.
+    """
+    is_object = source.str.json_path_match("$").str.starts_with("{").fill_null(False)
+    valid = source.is_null() | (source.str.strip_chars() == "null") | is_object
+    problems = [pl.when(~valid).then(pl.lit("not a JSON object"))]
+    typed = {}
+    for name, fld in fields.items():
+        text = source.str.json_path_match(fld.path)
+        typed[name] = text if fld.type == "string" else json_value(text, fld.type)
+        if fld.type == "string":
+            nested = text.str.contains(r"^[\[{]") & text.str.json_path_match("$").is_not_null()
+            problems.append(pl.when(nested).then(pl.lit(f"field {fld.path} is an object or array, not text")))
+        else:
+            wrong = text.is_not_null() & typed[name].is_null()
+            problems.append(pl.when(wrong).then(pl.format("field {} is {}, not a valid {}", pl.lit(fld.path), text,
+                                                          pl.lit(fld.type))))
+    return pl.coalesce(problems), typed
+
+
 def _struct_for(fields: dict[str, m.JsonField]) -> pl.Struct | None:
-    """The struct type that decodes every field in one parse, or None when paths conflict."""
+    """The struct type that decodes every field (as its JSON text) in one parse, or None when paths conflict."""
     tree: dict[str, Any] = {}
     for fld in fields.values():
         keys = parse_json_path(fld.path)
@@ -286,11 +329,9 @@ def _struct_for(fields: dict[str, m.JsonField]) -> pl.Struct | None:
             if not isinstance(child, dict):
                 return None
             node = child
-        if keys[-1] in node:
-            existing = node[keys[-1]]
-            if isinstance(existing, dict) or existing != fld.type:
-                return None
-        node[keys[-1]] = fld.type
+        if isinstance(node.get(keys[-1]), dict):
+            return None
+        node[keys[-1]] = "string"
 
     def build(node: dict[str, Any]) -> pl.Struct:
         return pl.Struct({k: build(v) if isinstance(v, dict) else dtype(v) for k, v in node.items()})
