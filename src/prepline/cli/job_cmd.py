@@ -75,6 +75,89 @@ def run(
         raise error
 
 
+@app.command("submit")
+def submit(
+    request: Annotated[Path, typer.Argument(help="A CreateProcessingJob request (JSON).")],
+    wait_: Annotated[bool, typer.Option("--wait", help="Wait until the job ends (polling with backoff).")] = False,
+    logs_: Annotated[bool, typer.Option("--logs", help="Stream the job's CloudWatch logs until it ends (implies --wait).")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Validate a request and start it on SageMaker; with --wait, exit 0 only when it ends Completed."""
+    from prepline.processing.request import load_request
+    from prepline.processing.sagemaker import SageMakerJobs
+
+    body = load_request(request)
+    jobs = SageMakerJobs()
+    arn = jobs.submit(body, source=str(request))
+    name = body["ProcessingJobName"]
+    out.info(f"submitted {name} ({arn})")
+    if not (wait_ or logs_):
+        if as_json:
+            out.print_json({"ProcessingJobArn": arn})
+        return
+    if logs_:
+        for line in jobs.logs(name, follow=True):
+            print(line, flush=True)
+    described = jobs.wait(name, on_poll=lambda d: out.info(f"{name}: {d['ProcessingJobStatus']}"))
+    _finish(described, as_json)
+
+
+def _finish(described: dict[str, Any], as_json: bool) -> None:
+    from prepline.errors import JobError
+
+    if as_json:
+        out.print_json(described)
+    else:
+        print_job(described)
+    status = described["ProcessingJobStatus"]
+    if status != "Completed":
+        parts = [f"job {described['ProcessingJobName']} ended {status}"]
+        for key in ("FailureReason", "ExitMessage"):
+            if described.get(key):
+                parts.append(f"{key}: {described[key]}")
+        raise JobError("\n".join(parts), hint=f"read the logs: prepline job logs {described['ProcessingJobName']}")
+
+
+@app.command("create")
+def create(
+    recipe: Annotated[Path, typer.Option("--recipe", "-r", help="The recipe YAML file to ship as the job's code.")],
+    input: Annotated[str, typer.Option("--input", "-i", help="Input data: s3://... (or file:// for local runs).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output prefix; the job writes under <output>/<job name>/.")],
+    role: Annotated[str, typer.Option("--role", help="The processing role's ARN.", envvar="PREPLINE_ROLE_ARN")],
+    image: Annotated[str, typer.Option("--image", help="The processing image URI.", envvar="PREPLINE_IMAGE_URI")],
+    instance_type: Annotated[str, typer.Option("--instance-type", help="e.g. ml.t3.medium, ml.m5.xlarge.")] = "ml.t3.medium",
+    instance_count: Annotated[int, typer.Option("--instance-count", min=1, help="Instances; >1 shards the input by object.")] = 1,
+    volume_gb: Annotated[int, typer.Option("--volume-gb", min=1, help="EBS volume per instance.")] = 30,
+    max_runtime: Annotated[int, typer.Option("--max-runtime", min=1, help="MaxRuntimeInSeconds.")] = 3600,
+    name_prefix: Annotated[str, typer.Option("--name-prefix", help="Job names start with this.")] = "prepline",
+    code_uri: Annotated[str | None, typer.Option("--code-uri", help="Where recipes go (default: code/ in the output's bucket).")] = None,
+    format: Annotated[str, typer.Option("--format", help="Output files: csv or parquet.")] = "csv",
+    tag: Annotated[list[str], typer.Option("--tag", help="KEY=VALUE tag (repeatable).")] = [],  # noqa: B006
+    output_file: Annotated[Path | None, typer.Option("--output-file", help="Write the request here (default stdout).")] = None,
+) -> None:
+    """Write a complete CreateProcessingJob request that runs RECIPE (locally with `job run`, on AWS with `job submit`)."""
+    import json
+
+    from prepline.processing.create import CreateOptions, build_request
+    from prepline.processing.template import parse_assignments
+
+    options = CreateOptions(
+        recipe=recipe, input_uri=input, output_uri=output, role_arn=role, image_uri=image,
+        instance_type=instance_type, instance_count=instance_count, volume_gb=volume_gb,
+        max_runtime_s=max_runtime, name_prefix=name_prefix, code_uri=code_uri, output_format=format,
+        tags=tuple(parse_assignments(tag).items()),
+    )
+    body, facts = build_request(options)
+    text = json.dumps(body, indent=2) + "\n"
+    if output_file:
+        output_file.write_text(text, encoding="utf-8")
+        out.info(f"wrote {output_file}")
+    else:
+        print(text, end="")
+    state = "uploaded" if facts["uploaded"] else "unchanged, not uploaded again"
+    out.info(f"job {body['ProcessingJobName']}: recipe {facts['recipe_uri']} ({state}); outputs -> {facts['output_uri']}")
+
+
 @app.command("list")
 def list_(
     status: Annotated[str | None, typer.Option("--status", help="InProgress, Completed, Failed, Stopping or Stopped.")] = None,

@@ -1,0 +1,142 @@
+"""Write a complete CreateProcessingJob request for a recipe, with the recipe shipped as code.
+
+The recipe is uploaded content-addressed (``<code prefix>/<sha256>/recipe.yaml``),
+so an unchanged recipe is uploaded once. The request runs unchanged under
+``prepline job run`` (local) and ``prepline job submit`` (SageMaker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prepline.errors import JobRequestError
+from prepline.recipe import load_recipe
+
+ENTRYPOINT = ["python3", "-m", "prepline.processing"]
+NAME_LIMIT = 63
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    recipe: Path
+    input_uri: str
+    output_uri: str
+    role_arn: str
+    image_uri: str
+    instance_type: str = "ml.t3.medium"
+    instance_count: int = 1
+    volume_gb: int = 30
+    max_runtime_s: int = 3600
+    name_prefix: str = "prepline"
+    code_uri: str | None = None
+    output_format: str = "csv"
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+def job_name(prefix: str, recipe_name: str, now: float | None = None) -> str:
+    """``<prefix>-<recipe>-<UTC timestamp>-<random>``, cut to SageMaker's 63 characters."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    suffix = f"{stamp}-{secrets.token_hex(2)}"
+    head = re.sub(r"[^A-Za-z0-9]+", "-", f"{prefix}-{recipe_name}").strip("-")
+    head = head[: NAME_LIMIT - len(suffix) - 1].rstrip("-")
+    return f"{head}-{suffix}" if head else suffix
+
+
+def default_code_uri(output_uri: str) -> str:
+    """A ``code/`` prefix in the output's bucket (or next to a file:// output)."""
+    if output_uri.startswith("s3://"):
+        bucket = output_uri[len("s3://"):].split("/", 1)[0]
+        return f"s3://{bucket}/code/"
+    if output_uri.startswith("file://"):
+        return Path(output_uri[len("file://"):].rstrip("/")).parent.joinpath("code").as_uri() + "/"
+    raise JobRequestError(f"output {output_uri!r} must be an s3:// or file:// URI")
+
+
+def ship_recipe(recipe: Path, code_uri: str) -> tuple[str, bool]:
+    """Upload the recipe under its content hash; returns (its folder URI, whether it was uploaded)."""
+    data = recipe.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    folder = code_uri.rstrip("/") + f"/{digest}/"
+    if folder.startswith("s3://"):
+        from prepline.cloud.aws_errors import translate
+        from prepline.storage import s3_client
+
+        bucket, _, prefix = folder[len("s3://"):].partition("/")
+        key = prefix + "recipe.yaml"
+        client = s3_client()
+        try:
+            client.head_object(Bucket=bucket, Key=key)
+            return folder, False
+        except Exception as exc:
+            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+            if code not in ("404", "NoSuchKey", "NotFound"):
+                raise translate(exc, f"check s3://{bucket}/{key}") from None
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/yaml")
+        except Exception as exc:
+            raise translate(exc, f"upload the recipe to s3://{bucket}/{key}") from None
+        return folder, True
+    if folder.startswith("file://"):
+        target = Path(folder[len("file://"):]) / "recipe.yaml"
+        if target.is_file() and target.read_bytes() == data:
+            return folder, False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(recipe, tmp)
+        tmp.replace(target)
+        return folder, True
+    raise JobRequestError(f"code URI {code_uri!r} must be an s3:// or file:// URI")
+
+
+def build_request(options: CreateOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The request, and facts about it (recipe folder, whether it was uploaded)."""
+    recipe = load_recipe(options.recipe)
+    for label, uri in (("--input", options.input_uri), ("--output", options.output_uri)):
+        if not uri.startswith(("s3://", "file://")):
+            raise JobRequestError(f"{label} {uri!r} must be an s3:// or file:// URI",
+                                  hint="processing jobs read and write S3 (file:// runs only locally)")
+    code_folder, uploaded = ship_recipe(options.recipe, options.code_uri or default_code_uri(options.output_uri))
+    name = job_name(options.name_prefix, recipe.name)
+    sharded = options.instance_count > 1
+    arguments = ["--format", options.output_format] if options.output_format != "csv" else []
+    app: dict[str, Any] = {"ImageUri": options.image_uri, "ContainerEntrypoint": ENTRYPOINT}
+    if arguments:
+        app["ContainerArguments"] = arguments
+    digest = hashlib.sha256(options.recipe.read_bytes()).hexdigest()
+    tags = [{"Key": "project", "Value": "prepline"}, {"Key": "recipe", "Value": recipe.name},
+            {"Key": "recipe-sha256", "Value": digest[:16]}]
+    tags += [{"Key": k, "Value": v} for k, v in options.tags]
+    request: dict[str, Any] = {
+        "ProcessingJobName": name,
+        "ProcessingInputs": [
+            {"InputName": "input-data", "S3Input": {
+                "S3Uri": options.input_uri, "LocalPath": "/opt/ml/processing/input/data", "S3DataType": "S3Prefix",
+                "S3InputMode": "File", "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated"}},
+            {"InputName": "code", "S3Input": {
+                "S3Uri": code_folder, "LocalPath": "/opt/ml/processing/input/code", "S3DataType": "S3Prefix",
+                "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}},
+        ],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "output-data", "S3Output": {
+            "S3Uri": options.output_uri.rstrip("/") + f"/{name}/", "LocalPath": "/opt/ml/processing/output",
+            "S3UploadMode": "EndOfJob"}}]},
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceCount": options.instance_count, "InstanceType": options.instance_type,
+            "VolumeSizeInGB": options.volume_gb}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": options.max_runtime_s},
+        "AppSpecification": app,
+        "Environment": {"PREPLINE_RECIPE_SHA256": digest},
+        "RoleArn": options.role_arn,
+        "Tags": tags,
+    }
+    from prepline.processing.request import validate_request
+
+    validate_request(request, local=True, source="the generated request")
+    return request, {"recipe_uri": code_folder + "recipe.yaml", "uploaded": uploaded,
+                     "output_uri": request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]}
