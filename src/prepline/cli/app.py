@@ -31,13 +31,14 @@ def _root(
 
 
 def _register() -> None:
-    from prepline.cli import demo_cmd, job_cmd, recipe_cmd, run_cmd, sample_cmd
+    from prepline.cli import cost_cmd, demo_cmd, job_cmd, recipe_cmd, run_cmd, sample_cmd
 
     app.add_typer(recipe_cmd.app, name="recipe")
     app.add_typer(sample_cmd.app, name="sample")
     app.add_typer(job_cmd.app, name="job")
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
+    app.command("cost")(cost_cmd.cost)
 
 
 _register()

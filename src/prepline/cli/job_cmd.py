@@ -222,16 +222,9 @@ def wait(
     as_json: AsJson = False,
 ) -> None:
     """Wait until a job ends; exit 0 only when it Completed."""
-    from prepline.errors import JobError
     from prepline.processing.jobs import backend as get_backend
 
-    described = get_backend(backend).wait(name, timeout=timeout)
-    if as_json:
-        out.print_json(described)
-    else:
-        print_job(described)
-    if described["ProcessingJobStatus"] != "Completed":
-        raise JobError(f"job {name} ended {described['ProcessingJobStatus']}: {described.get('FailureReason', '')}".rstrip(": "))
+    _finish(get_backend(backend).wait(name, timeout=timeout), as_json)
 
 
 @app.command("stop")
@@ -266,6 +259,11 @@ def print_job(described: dict[str, Any]) -> None:
     for item in described.get("ProcessingOutputConfig", {}).get("Outputs", []):
         if "S3Output" in item:
             table.add_row(f"output {item['OutputName']}", f"{item['S3Output']['LocalPath']} -> {item['S3Output']['S3Uri']}")
+    from prepline.processing.cost import cost_summary
+
+    cost = cost_summary(described)
+    if cost:
+        table.add_row("cost", cost)
     if described.get("FailureReason"):
         table.add_row("FailureReason", described["FailureReason"])
     if described.get("ExitMessage"):
