@@ -12,6 +12,7 @@ HOME_VAR = "PREPLINE_HOME"  # the job store, job folders and logs
 STOP_GRACE_VAR = "PREPLINE_STOP_GRACE_SECONDS"  # SIGTERM -> SIGKILL delay for local jobs
 DEBUG_VAR = "PREPLINE_DEBUG"
 ENGINE_VAR = "PREPLINE_ENGINE"
+STACK_VAR = "PREPLINE_STACK"  # the CloudFormation stack `prepline infra outputs` reads
 
 DEFAULT_STOP_GRACE_SECONDS = 30.0
 

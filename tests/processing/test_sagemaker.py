@@ -263,3 +263,24 @@ def test_the_dockerfile_runs_as_non_root_with_an_exec_form_entrypoint():
     base = [ln for ln in lines if ln.startswith("FROM ")][0]
     assert "@sha256:" in base or ":" in base.split()[1]  # a pinned tag, never :latest
     assert not base.split()[1].endswith(":latest")
+
+
+def test_create_reads_role_image_and_prefixes_from_the_stack_outputs(tmp_path, s3_bucket):
+    from prepline.cloud.stack_outputs import StackOutputs
+
+    outputs = StackOutputs(
+        stack_name="prepline-prod", raw_bucket=s3_bucket, processed_bucket=s3_bucket, artifacts_bucket=s3_bucket,
+        logs_bucket="logs", processing_role_arn=ROLE, topic_arn="arn:aws:sns:us-east-1:123456789012:t",
+        image_uri=IMAGE, raw_input_uri=f"s3://{s3_bucket}/input/", processed_output_uri=f"s3://{s3_bucket}/output/",
+        code_uri=f"s3://{s3_bucket}/artifacts-code/", job_name_prefix="acme")
+    outputs.write(tmp_path / "stack.json")
+    result = prepline("job", "create", "--recipe", str(RECIPE), "--stack-file", str(tmp_path / "stack.json"),
+                      "--output-file", str(tmp_path / "job.json"))
+    assert result.returncode == 0, result.stderr
+    body = json.loads((tmp_path / "job.json").read_text())
+    assert body["RoleArn"] == ROLE and body["AppSpecification"]["ImageUri"] == IMAGE
+    assert body["ProcessingJobName"].startswith("acme-employees-")
+    assert body["ProcessingInputs"][0]["S3Input"]["S3Uri"] == f"s3://{s3_bucket}/input/"
+    assert body["ProcessingInputs"][1]["S3Input"]["S3Uri"].startswith(f"s3://{s3_bucket}/artifacts-code/")
+    missing = prepline("job", "create", "--recipe", str(RECIPE))
+    assert missing.returncode == 2 and "--input, --output, --role, --image" in missing.stderr

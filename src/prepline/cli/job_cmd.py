@@ -121,31 +121,51 @@ def _finish(described: dict[str, Any], as_json: bool) -> None:
 @app.command("create")
 def create(
     recipe: Annotated[Path, typer.Option("--recipe", "-r", help="The recipe YAML file to ship as the job's code.")],
-    input: Annotated[str, typer.Option("--input", "-i", help="Input data: s3://... (or file:// for local runs).")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Output prefix; the job writes under <output>/<job name>/.")],
-    role: Annotated[str, typer.Option("--role", help="The processing role's ARN.", envvar="PREPLINE_ROLE_ARN")],
-    image: Annotated[str, typer.Option("--image", help="The processing image URI.", envvar="PREPLINE_IMAGE_URI")],
+    input: Annotated[str | None, typer.Option("--input", "-i", help="Input data: s3://... (or file:// for local runs).")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output prefix; the job writes under <output>/<job name>/.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="The processing role's ARN.", envvar="PREPLINE_ROLE_ARN")] = None,
+    image: Annotated[str | None, typer.Option("--image", help="The processing image URI.", envvar="PREPLINE_IMAGE_URI")] = None,
+    stack: Annotated[str | None, typer.Option("--stack", help="Fill role, image, input, output, code URI and name prefix from this CDK stack's outputs.")] = None,
+    stack_file: Annotated[Path | None, typer.Option("--stack-file", help="Same, from a file written by `prepline infra outputs --write`.")] = None,
     instance_type: Annotated[str, typer.Option("--instance-type", help="e.g. ml.t3.medium, ml.m5.xlarge.")] = "ml.t3.medium",
     instance_count: Annotated[int, typer.Option("--instance-count", min=1, help="Instances; >1 shards the input by object.")] = 1,
     volume_gb: Annotated[int, typer.Option("--volume-gb", min=1, help="EBS volume per instance.")] = 30,
     max_runtime: Annotated[int, typer.Option("--max-runtime", min=1, help="MaxRuntimeInSeconds.")] = 3600,
-    name_prefix: Annotated[str, typer.Option("--name-prefix", help="Job names start with this.")] = "prepline",
+    name_prefix: Annotated[str | None, typer.Option("--name-prefix", help="Job names start with this (default prepline).")] = None,
     code_uri: Annotated[str | None, typer.Option("--code-uri", help="Where recipes go (default: code/ in the output's bucket).")] = None,
     format: Annotated[str, typer.Option("--format", help="Output files: csv or parquet.")] = "csv",
     tag: Annotated[list[str], typer.Option("--tag", help="KEY=VALUE tag (repeatable).")] = [],  # noqa: B006
     output_file: Annotated[Path | None, typer.Option("--output-file", help="Write the request here (default stdout).")] = None,
 ) -> None:
-    """Write a complete CreateProcessingJob request that runs RECIPE (locally with `job run`, on AWS with `job submit`)."""
+    """Write a complete CreateProcessingJob request that runs RECIPE (locally with `job run`, on AWS with `job submit`).
+
+    Explicit options win over the stack's outputs.
+    """
     import json
 
+    from prepline.errors import JobRequestError
     from prepline.processing.create import CreateOptions, build_request
     from prepline.processing.template import parse_assignments
 
+    deployed: dict[str, Any] = {}
+    if stack or stack_file:
+        from prepline.cloud.stack_outputs import StackOutputs, read_stack_outputs
+
+        outputs = StackOutputs.read(stack_file) if stack_file else read_stack_outputs(stack)  # type: ignore[arg-type]
+        deployed = {"input": outputs.raw_input_uri, "output": outputs.processed_output_uri,
+                    "role": outputs.processing_role_arn, "image": outputs.image_uri,
+                    "code_uri": outputs.code_uri, "name_prefix": outputs.job_name_prefix}
+    given = {"input": input, "output": output, "role": role, "image": image, "code_uri": code_uri, "name_prefix": name_prefix}
+    values = {k: v if v is not None else deployed.get(k) for k, v in given.items()}
+    missing = [f"--{k.replace('_', '-')}" for k in ("input", "output", "role", "image") if not values[k]]
+    if missing:
+        raise JobRequestError(f"job create needs {', '.join(missing)}",
+                              hint="give them, or --stack NAME to read them from the deployed CDK stack")
     options = CreateOptions(
-        recipe=recipe, input_uri=input, output_uri=output, role_arn=role, image_uri=image,
-        instance_type=instance_type, instance_count=instance_count, volume_gb=volume_gb,
-        max_runtime_s=max_runtime, name_prefix=name_prefix, code_uri=code_uri, output_format=format,
-        tags=tuple(parse_assignments(tag).items()),
+        recipe=recipe, input_uri=values["input"], output_uri=values["output"], role_arn=values["role"],
+        image_uri=values["image"], instance_type=instance_type, instance_count=instance_count, volume_gb=volume_gb,
+        max_runtime_s=max_runtime, name_prefix=values["name_prefix"] or "prepline", code_uri=values["code_uri"],
+        output_format=format, tags=tuple(parse_assignments(tag).items()),
     )
     body, facts = build_request(options)
     text = json.dumps(body, indent=2) + "\n"
