@@ -209,13 +209,21 @@ def describe(
     name: Annotated[str, typer.Argument(help="The job's name.")],
     backend: Backend = "local",
     as_json: AsJson = False,
+    format: Annotated[str, typer.Option("--format", help="table, json or markdown (for $GITHUB_STEP_SUMMARY).")] = "table",
 ) -> None:
-    """Show a job as DescribeProcessingJob does."""
+    """Show a job as DescribeProcessingJob does (markdown adds rows in/out from the output's manifest)."""
+    from prepline.errors import PreplineError
     from prepline.processing.jobs import backend as get_backend
 
+    if format not in ("table", "json", "markdown"):
+        raise PreplineError(f"unknown format {format!r}", hint="use --format table, json or markdown")
     described = get_backend(backend).describe(name)
-    if as_json:
+    if as_json or format == "json":
         out.print_json(described)
+    elif format == "markdown":
+        from prepline.processing.summary import markdown, read_output_manifest
+
+        print(markdown(described, read_output_manifest(described), backend=backend), end="")
     else:
         print_job(described)
 
