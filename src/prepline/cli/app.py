@@ -31,7 +31,7 @@ def _root(
 
 
 def _register() -> None:
-    from prepline.cli import cost_cmd, demo_cmd, infra_cmd, job_cmd, recipe_cmd, run_cmd, sample_cmd
+    from prepline.cli import cost_cmd, demo_cmd, diff_cmd, infra_cmd, job_cmd, recipe_cmd, run_cmd, sample_cmd
 
     app.add_typer(recipe_cmd.app, name="recipe")
     app.add_typer(sample_cmd.app, name="sample")
@@ -40,6 +40,7 @@ def _register() -> None:
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
     app.command("cost")(cost_cmd.cost)
+    app.command("diff")(diff_cmd.diff)
 
 
 _register()
@@ -50,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     from prepline.errors import PreplineError
 
     try:
-        app(args=argv, standalone_mode=False)
+        # in this mode click returns what a command's typer.Exit(code) would have exited with
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int):
+            return code
     except PreplineError as err:
         if os.environ.get("PREPLINE_DEBUG") == "1":
             raise
