@@ -54,7 +54,22 @@ DEFAULTS: dict[str, Any] = {
     "abort_multipart_days": 7,
     "processed_transition_days": None,  # move processed data to STANDARD_IA after N days
     "access_log_days": 365,
+    # SageMaker Feature Store (feature_store.py): declared only when feature_group is set.
+    "feature_group": None,
+    "feature_group_record_id": "id",
+    "feature_group_event_time": "event_time",
+    "feature_group_features": None,  # "name:Type,..."; default: DEFAULT_FEATURES
 }
+
+# The employees recipe's transformed_data, plus the event time `prepline features ingest
+# --add-event-time` stamps on each record.
+DEFAULT_FEATURES = (
+    "id:Integral,name:String,age:Fractional,salary:Fractional,hire_date:String,department:String,"
+    "bonus:Fractional,address:String,phone:String,email:String,address_length:Integral,"
+    "salary_category:String,age_group:String,event_time:String"
+)
+_FEATURE_NAME_RE = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
+_FEATURE_TYPES = ("Integral", "Fractional", "String")
 
 
 class ConfigError(ValueError):
@@ -79,6 +94,16 @@ class GitHubTrust:
 
 
 @dataclass(frozen=True)
+class FeatureGroupSpec:
+    """A SageMaker Feature Store feature group: its name, key features and (name, type) features."""
+
+    name: str
+    record_id: str
+    event_time: str
+    features: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class InfraConfig:
     prefix: str
     env: str
@@ -100,6 +125,7 @@ class InfraConfig:
     abort_multipart_days: int
     processed_transition_days: int | None
     access_log_days: int
+    feature_group: FeatureGroupSpec | None = None
 
     @property
     def is_dev(self) -> bool:
@@ -192,6 +218,7 @@ class InfraConfig:
             ),
             processed_transition_days=transition,
             access_log_days=_int("access_log_days", values["access_log_days"], minimum=1),
+            feature_group=_feature_group(values),
         )
 
 
@@ -228,6 +255,40 @@ def _github(values: Mapping[str, Any]) -> GitHubTrust | None:
     return GitHubTrust(
         repository=repository, branch=branch, environment=environment, oidc_provider_arn=provider
     )
+
+
+def _feature_group(values: Mapping[str, Any]) -> FeatureGroupSpec | None:
+    name = values["feature_group"]
+    if name is None:
+        return None
+    name = _match("feature_group", name, _FEATURE_NAME_RE, "1-64 letters, digits, '-' or '_'")
+    features: list[tuple[str, str]] = []
+    for item in str(values["feature_group_features"] or DEFAULT_FEATURES).split(","):
+        feature, _, kind = (part.strip() for part in item.partition(":"))
+        if not _FEATURE_NAME_RE.match(feature) or kind not in _FEATURE_TYPES:
+            raise ConfigError(
+                f"context 'feature_group_features' has {item.strip()!r}; expected name:Type with Type one "
+                f"of {', '.join(_FEATURE_TYPES)}, e.g. -c feature_group_features=id:Integral,event_time:String."
+            )
+        if feature.lower() in ("is_deleted", "write_time", "api_invocation_time"):
+            raise ConfigError(f"context 'feature_group_features': {feature!r} is reserved by Feature Store.")
+        features.append((feature, kind))
+    types = dict(features)
+    if len(types) != len(features):
+        raise ConfigError("context 'feature_group_features' names a feature twice.")
+    record_id = str(values["feature_group_record_id"])
+    event_time = str(values["feature_group_event_time"])
+    for key, feature in (("feature_group_record_id", record_id), ("feature_group_event_time", event_time)):
+        if feature not in types:
+            raise ConfigError(
+                f"context {key!r} is {feature!r}, which is not among the features ({', '.join(types)})."
+            )
+    if types[event_time] == "Integral":
+        raise ConfigError(
+            f"context 'feature_group_event_time': {event_time!r} must be String (ISO-8601) or "
+            "Fractional (epoch seconds), not Integral."
+        )
+    return FeatureGroupSpec(name, record_id, event_time, tuple(features))
 
 
 def _timezone(value: Any) -> str:

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from prepline_infra.ci_access import CiAccess
 from prepline_infra.config import InfraConfig
+from prepline_infra.feature_store import FeatureStore
 from prepline_infra.image import ProcessingImage
 from prepline_infra.notifications import Notifications
 from prepline_infra.processing_role import ProcessingRole
@@ -55,6 +56,15 @@ class PreplineStack(cdk.Stack):
                 storage=self.storage,
                 processing=self.processing,
                 image=self.image,
+            )
+        self.feature_store = None
+        if config.feature_group is not None:
+            self.feature_store = FeatureStore(
+                self,
+                "FeatureStore",
+                config=config,
+                storage=self.storage,
+                processing=self.processing,
             )
         self._outputs(config)
 

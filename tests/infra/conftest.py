@@ -6,7 +6,7 @@ Starting jsii (the Node process behind aws_cdk) and synthesizing costs ~10 s, so
 - ``prod``: the defaults (RETAIN, S3-managed keys, no schedule, no e-mail) plus a
   GitHub repository, so the CI role and a new OIDC provider exist;
 - ``dev``: env=dev (DESTROY + auto-delete), KMS, a schedule, an e-mail subscription,
-  a GitHub environment and an imported OIDC provider.
+  a GitHub environment, an imported OIDC provider and a Feature Store feature group.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ DEV_CONTEXT: dict[str, Any] = {
     "notification_email": "data-team@example.com",
     "kms": "true",
     "processed_transition_days": "60",
+    "feature_group": "employees",  # the default features: the employees recipe's transformed_data
 }
 VARIANTS = {"prod": PROD_CONTEXT, "dev": DEV_CONTEXT}
 
@@ -109,6 +110,11 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         ids[name] = {
             key: stack.get_logical_id(c.node.default_child) for key, c in constructs.items()
         }
+        if stack.feature_store is not None:
+            ids[name]["feature_group"] = stack.get_logical_id(stack.feature_store.group)
+            ids[name]["feature_store_role"] = stack.get_logical_id(
+                stack.feature_store.offline_role.node.default_child
+            )
 
     files = {
         name: outdir / f"{config.stack_name}.template.json" for name, config in configs.items()

@@ -59,7 +59,13 @@ def test_it_can_do_exactly_what_a_job_needs(synth):
         "ecr:GetAuthorizationToken",
     }
     dev_extra = actions_of(role_statements(synth, "dev")) - actions_of(role_statements(synth))
-    assert dev_extra == {"kms:Decrypt", "kms:GenerateDataKey"}
+    # dev also declares a feature group: `prepline features ingest` checks it and puts records
+    assert dev_extra == {
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "sagemaker:DescribeFeatureGroup",
+        "sagemaker:PutRecord",
+    }
 
 
 def test_it_reads_the_raw_input_and_code_prefixes_only(synth):

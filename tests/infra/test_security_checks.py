@@ -61,12 +61,13 @@ def test_every_acknowledged_wildcard_is_in_that_policy(synth, variant):
         assert resource in present, (logical_id, resource)
 
 
-def test_acknowledgments_are_the_expected_thirteen(synth):
+def test_acknowledgments_are_the_expected_fourteen(synth):
     def count(variant: str, role: str) -> int:
         policy_prefix = {
             "processing": "ProcessingRoleDefaultPolicy",
             "ci": "CiAccessRoleDefaultPolicy",
             "schedule": "ScheduledRunStateMachineRoleDefaultPolicy",
+            "feature_store": "FeatureStoreOfflineStoreRoleDefaultPolicy",
         }[role]
         return sum(
             1
@@ -80,7 +81,9 @@ def test_acknowledgments_are_the_expected_thirteen(synth):
     assert count("prod", "ci") == 5
     # jobs, logs delivery + X-Ray
     assert count("dev", "schedule") == 2
-    assert len(acknowledgments(synth.templates["dev"])) == 13
+    # the offline store's feature-store/ prefix (dev declares a feature group)
+    assert count("dev", "feature_store") == 1
+    assert len(acknowledgments(synth.templates["dev"])) == 14
 
 
 def test_cfn_lint_finds_nothing(synth):

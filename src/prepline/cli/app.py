@@ -31,12 +31,23 @@ def _root(
 
 
 def _register() -> None:
-    from prepline.cli import cost_cmd, demo_cmd, diff_cmd, infra_cmd, job_cmd, recipe_cmd, run_cmd, sample_cmd
+    from prepline.cli import (
+        cost_cmd,
+        demo_cmd,
+        diff_cmd,
+        features_cmd,
+        infra_cmd,
+        job_cmd,
+        recipe_cmd,
+        run_cmd,
+        sample_cmd,
+    )
 
     app.add_typer(recipe_cmd.app, name="recipe")
     app.add_typer(sample_cmd.app, name="sample")
     app.add_typer(job_cmd.app, name="job")
     app.add_typer(infra_cmd.app, name="infra")
+    app.add_typer(features_cmd.app, name="features")
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
     app.command("cost")(cost_cmd.cost)
