@@ -38,6 +38,7 @@ def _register() -> None:
         features_cmd,
         infra_cmd,
         job_cmd,
+        quality_cmd,
         recipe_cmd,
         run_cmd,
         sample_cmd,
@@ -52,6 +53,9 @@ def _register() -> None:
     app.command("demo")(demo_cmd.demo)
     app.command("cost")(cost_cmd.cost)
     app.command("diff")(diff_cmd.diff)
+    app.command("profile")(quality_cmd.profile)
+    app.command("drift")(quality_cmd.drift)
+    app.command("report")(quality_cmd.report)
 
 
 _register()
