@@ -20,8 +20,9 @@ from prepline.storage import MANIFEST, fingerprint, sha256_file
 SCHEMA_VERSION = 1
 
 
-def recipe_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def recipe_digest(content: str | bytes) -> str:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest()
 
 
 def build_manifest(

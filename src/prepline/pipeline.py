@@ -40,7 +40,8 @@ def run_recipe(
     started = time.perf_counter()
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    recipe_text = Path(recipe.source).read_text(encoding="utf-8") if Path(recipe.source).is_file() else recipe.model_dump_json()
+    # the hash of the file's bytes (read_text would turn CRLF into LF), so `sha256sum recipe.yaml` matches
+    recipe_bytes = Path(recipe.source).read_bytes() if Path(recipe.source).is_file() else recipe.model_dump_json().encode()
     backend = get_engine(engine, **(engine_options or {}))
     check_capabilities(backend, recipe)
     source = resolve_input(input_uri, recipe.input.format)
@@ -51,7 +52,7 @@ def run_recipe(
         manifest = build_manifest(
             recipe_name=recipe.name,
             recipe_source=recipe.source,
-            recipe_sha256=recipe_digest(recipe_text),
+            recipe_sha256=recipe_digest(recipe_bytes),
             source=source,
             output_uri=output_uri,
             output_format=output_format,

@@ -190,3 +190,14 @@ def test_a_typed_field_reads_the_same_with_or_without_other_invalid_rows(tmp_pat
     assert column(alone["out"], "n") == [n]
     assert column(beside["out"], "n") == [n, ""]
     assert any(RAN_AGAIN in note for note in manifest["notes"])
+
+
+def test_invalid_values_in_a_reject_step_do_not_fail_a_strict_step_on_another_column(tmp_path, engine):
+    data = 'id,name,profile\n1,"{""k"": ""a""}","{""address"": ""x""}"\n2,"{""k"": ""b""}","[1]"\n'
+    outputs, _ = run_small(tmp_path, engine, columns=COLUMNS, data=data, steps="""\
+- extract_json: {column: name, fields: {k: $.k}, on_invalid: fail}
+- extract_json: {column: profile, fields: {address: $.address}, on_invalid: reject}
+- output: out
+""")
+    assert [(r["k"], r["address"]) for r in outputs["out"]] == [("a", "x")]
+    assert column(outputs["rejected"], "_row") == ["2"]

@@ -15,6 +15,11 @@ from prepline.recipe.types import NUMERIC
 Schema = dict[str, str]
 
 
+_EXPRESSION_HINT = (
+    "convert a column with a cast step before this one; the README's recipe reference lists the operators and functions"
+)
+
+
 def input_schema(recipe: m.Recipe) -> Schema:
     return {name: spec.type for name, spec in recipe.input.column_specs().items()}
 
@@ -29,11 +34,12 @@ def trace_flow(recipe: m.Recipe) -> list[Schema]:
     return schemas
 
 
-def _fail(recipe: m.Recipe, index: int, message: str, hint: str | None = None) -> RecipeError:
-    return RecipeError(f"{recipe.describe_step(index)}: {message}", hint=hint)
+def _fail(recipe: m.Recipe, index: int, message: str, hint: str | None = None, at: tuple[str, ...] = ()) -> RecipeError:
+    return RecipeError(f"{recipe.describe_step(index, *at)}: {message}", hint=hint)
 
 
-def _need(recipe: m.Recipe, index: int, schema: Schema, columns: list[str], role: str = "uses") -> None:
+def _need(recipe: m.Recipe, index: int, schema: Schema, columns: list[str], role: str = "uses",
+          at: tuple[str, ...] = ()) -> None:
     for name in columns:
         if name not in schema:
             guess = closest(name, list(schema))
@@ -43,6 +49,7 @@ def _need(recipe: m.Recipe, index: int, schema: Schema, columns: list[str], role
                 index,
                 f"{role} column {name!r}, which does not exist at this point of the recipe",
                 hint=f"{tip}columns here: {', '.join(schema)}",
+                at=at,
             )
 
 
@@ -63,7 +70,8 @@ def _apply(recipe: m.Recipe, index: int, step: object, schema: Schema) -> Schema
         spec = step.extract_json
         _need(recipe, index, schema, [spec.column])
         if schema[spec.column] != "string":
-            raise _fail(recipe, index, f"column {spec.column!r} is {schema[spec.column]}; JSON is read from text columns")
+            raise _fail(recipe, index, f"column {spec.column!r} is {schema[spec.column]}; JSON is read from text columns",
+                        hint=f"declare {spec.column!r} as string in input.columns, or cast it to string first")
         if spec.drop_source:
             del schema[spec.column]
         for name, field in spec.field_specs().items():
@@ -73,11 +81,11 @@ def _apply(recipe: m.Recipe, index: int, step: object, schema: Schema) -> Schema
         new = dict(schema)
         for name, text in step.derive.items():
             expr = parse_expression(text)
-            _need(recipe, index, schema, columns_used(expr), role=f"derives {name!r} from")
+            _need(recipe, index, schema, columns_used(expr), role=f"derives {name!r} from", at=(name,))
             try:
                 check_types(expr, schema, text)
             except ExpressionError as exc:
-                raise _fail(recipe, index, str(exc)) from None
+                raise _fail(recipe, index, str(exc), hint=_EXPRESSION_HINT, at=(name,)) from None
             new[name] = infer_type(expr, schema)
         return new
     if isinstance(step, m.BinStep):
@@ -113,7 +121,7 @@ def _apply(recipe: m.Recipe, index: int, step: object, schema: Schema) -> Schema
         try:
             check_types(expr, schema, text)
         except ExpressionError as exc:
-            raise _fail(recipe, index, str(exc)) from None
+            raise _fail(recipe, index, str(exc), hint=_EXPRESSION_HINT) from None
         if infer_type(expr, schema) != "bool":
             raise _fail(recipe, index, f"the filter {text!r} is not a condition (true/false)",
                         hint="compare something, e.g. 'age >= 18'")
@@ -133,11 +141,13 @@ def _apply(recipe: m.Recipe, index: int, step: object, schema: Schema) -> Schema
         for out_name, (func, column) in spec.aggregations().items():
             if column == "*":
                 if func != "count":
-                    raise _fail(recipe, index, f"{out_name!r}: only count accepts '*'")
+                    raise _fail(recipe, index, f"{out_name!r}: only count accepts '*'",
+                                hint=f"name a column, e.g. {{{func}: salary}}, or count rows with {{count: '*'}}")
                 continue
             _need(recipe, index, schema, [column], role=f"aggregates {out_name!r} from")
             if func in ("mean", "sum", "median") and schema[column] not in NUMERIC:
-                raise _fail(recipe, index, f"{out_name!r}: {func} needs a number but {column!r} is {schema[column]}")
+                raise _fail(recipe, index, f"{out_name!r}: {func} needs a number but {column!r} is {schema[column]}",
+                            hint="count, min and max work on any column; cast text to a number first for the others")
         return schema
     raise TypeError(f"unknown step {step!r}")  # pragma: no cover
 

@@ -41,13 +41,18 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
             f"{source}: a recipe is a YAML mapping with keys name, input and steps, got {type(data).__name__}",
             hint="start from examples/employees/recipe.yaml",
         )
-    problems = _check_step_kinds(data, lines, source)
-    if problems:
-        raise RecipeError(_join(source, problems), hint=_KIND_HINT)
+    # Steps of unknown kinds are reported once, here; every other problem pydantic finds is
+    # listed with them, so one edit-and-retry fixes them all.
+    kinds = _check_step_kinds(data, lines, source)
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError(_join(source, _describe_errors(exc, data, lines, source)), hint=_SCHEMA_HINT) from None
+        described = _describe_errors(exc, data, lines, source, skip_steps=set(kinds))
+        problems = sorted([*kinds.values(), *described], key=lambda problem: problem[0])  # in file order
+        hint = "; ".join(h for h, show in ((_KIND_HINT, kinds), (_SCHEMA_HINT, described)) if show)
+        raise RecipeError(_join(source, [text for _, text in problems]), hint=hint) from None
+    if kinds:  # pragma: no cover - a step of an unknown kind always fails validation too
+        raise RecipeError(_join(source, [text for _, text in kinds.values()]), hint=_KIND_HINT)
     recipe._source = source
     recipe._lines = lines
     from prepline.recipe.flow import trace_flow
@@ -104,20 +109,29 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     return yaml.safe_load(yaml.serialize(node))
 
 
-def _where(source: str, lines: dict[Path_, int], path: Path_) -> str:
+def _line(lines: dict[Path_, int], path: Path_) -> int:
     key = tuple(path)
     while key and key not in lines:
         key = key[:-1]
-    line = lines.get(key)
+    return lines.get(key, 0)
+
+
+def _where(source: str, lines: dict[Path_, int], path: Path_) -> str:
+    line = _line(lines, path)
     return f"{source}:{line}" if line else source
 
 
-def _check_step_kinds(data: dict[str, Any], lines: dict[Path_, int], source: str) -> list[str]:
+Problem = tuple[int, str]  # (line, message)
+
+
+def _check_step_kinds(data: dict[str, Any], lines: dict[Path_, int], source: str) -> dict[int, Problem]:
+    """Steps that are not one-key mappings naming a known kind, by index."""
     steps = data.get("steps")
     if not isinstance(steps, list):
-        return []  # pydantic reports a missing or mistyped `steps`
-    problems = []
+        return {}  # pydantic reports a missing or mistyped `steps`
+    problems: dict[int, Problem] = {}
     for i, step in enumerate(steps):
+        line = _line(lines, ("steps", i))
         where = _where(source, lines, ("steps", i))
         if not isinstance(step, dict) or len(step) != 1:
             keys = list(step) if isinstance(step, dict) else None
@@ -126,19 +140,24 @@ def _check_step_kinds(data: dict[str, Any], lines: dict[Path_, int], source: str
                 if keys
                 else ""
             )
-            problems.append(f"{where}: step {i + 1} must be a mapping with exactly one key{extra}")
+            problems[i] = (line, f"{where}: step {i + 1} must be a mapping with exactly one key{extra}")
             continue
         kind = next(iter(step))
         if kind not in STEP_MODELS:
             guess = closest(str(kind), list(STEP_MODELS))
             tip = f"; did you mean {guess!r}?" if guess else ""
-            problems.append(f"{where}: step {i + 1}: unknown step kind {kind!r}{tip}")
+            problems[i] = (line, f"{where}: step {i + 1}: unknown step kind {kind!r}{tip}")
     return problems
 
 
-def _describe_errors(exc: ValidationError, data: Any, lines: dict[Path_, int], source: str) -> list[str]:
+def _describe_errors(
+    exc: ValidationError, data: Any, lines: dict[Path_, int], source: str, skip_steps: set[int]
+) -> list[Problem]:
     grouped: dict[Path_, list[dict[str, Any]]] = {}
     for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        if len(loc) >= 2 and loc[0] == "steps" and loc[1] in skip_steps:
+            continue  # already reported as a step of an unknown kind
         problem = err.get("ctx", {}).get("error")
         if isinstance(problem, StepProblem):  # a recipe-level check about one step: report it there
             path: Path_ = ("steps", problem.index)
@@ -152,7 +171,7 @@ def _describe_errors(exc: ValidationError, data: Any, lines: dict[Path_, int], s
     for path, errors in grouped.items():
         if path in deeper:
             continue
-        problems.append(f"{_where(source, lines, path)}: {_label(path, data)}: {_message(errors, path, data)}")
+        problems.append((_line(lines, path), f"{_where(source, lines, path)}: {_label(path, data)}: {_message(errors, path, data)}"))
     return problems
 
 

@@ -18,6 +18,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,6 +26,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -41,7 +43,11 @@ def _yaml_null_is_policy(value: Any) -> Any:
     return "null" if value is None else value  # YAML reads an unquoted `null` as None
 
 
-Policy = Annotated[Literal["fail", "null", "reject"], BeforeValidator(_yaml_null_is_policy)]
+Policy = Annotated[
+    Literal["fail", "null", "reject"],
+    BeforeValidator(_yaml_null_is_policy),
+    WithJsonSchema({"enum": ["fail", "null", "reject", None]}),
+]
 
 
 class StepProblem(ValueError):
@@ -160,17 +166,13 @@ def _check_expression(text: str) -> str:
     return text
 
 
+ExpressionText = Annotated[str, AfterValidator(_check_expression)]
+
+
 class DeriveStep(_Strict):
     """New or replaced columns computed by expressions, e.g. ``address_length: coalesce(len(address), 0)``."""
 
-    derive: dict[str, str] = Field(min_length=1)
-
-    @field_validator("derive")
-    @classmethod
-    def _exprs(cls, value: dict[str, str]) -> dict[str, str]:
-        for text in value.values():
-            _check_expression(text)
-        return value
+    derive: dict[str, ExpressionText] = Field(min_length=1)
 
     def expressions(self) -> dict[str, Expr]:
         return {name: parse_expression(text) for name, text in self.derive.items()}
@@ -404,9 +406,10 @@ class Recipe(_Strict):
             key = key[:-1]
         return None
 
-    def describe_step(self, index: int) -> str:
+    def describe_step(self, index: int, *inner: Any) -> str:
+        """``file:line: step N (kind)``; ``inner`` (keys inside the step) narrows the line."""
         kind = step_kind(self.steps[index])
-        line = self.line_of("steps", index)
+        line = self.line_of("steps", index, kind, *inner) if inner else self.line_of("steps", index)
         where = f"{self._source}:{line}" if line else self._source
         return f"{where}: step {index + 1} ({kind})"
 

@@ -187,16 +187,12 @@ class _polars_errors:
                 f"input {source.display} is not valid UTF-8 text ({_first(text)})",
                 hint="convert it (e.g. iconv -f latin1 -t utf-8) or set input.csv.encoding: utf8-lossy",
             ) from None
-        if isinstance(exc, pl.exceptions.InvalidOperationError) and "replace_strict" in lowered:
-            raise DataError(  # a strict conversion of text to bool (see expressions.convert)
-                f"a cast to bool in the recipe failed on {source.display}: a value is neither true nor false",
-                hint="fix the values, or set on_error: null or reject on that cast",
-            ) from None
-        if isinstance(exc, pl.exceptions.InvalidOperationError) and "conversion" in lowered:
-            raise DataError(
-                f"a cast in the recipe failed on {source.display}: {_first(text)}",
-                hint="fix the values, or set on_error: null or reject on that cast",
-            ) from None
+        # "replace_strict": a strict conversion of text to bool (see expressions.convert)
+        if isinstance(exc, pl.exceptions.InvalidOperationError) and ("conversion" in lowered or "replace_strict" in lowered):
+            # A Parquet or JSON input's values are converted to the declared types like a cast is
+            if self.request.recipe.input.on_bad_value == "fail" and (examples := _bad_input_rows(self.request)):
+                raise _bad_value_error(self.request, text, examples) from None
+            raise _cast_error(self.request, text) from None
         if isinstance(exc, (pl.exceptions.ComputeError, pl.exceptions.ShapeError)) and "csv" in lowered:
             raise InputError(f"cannot parse {source.display} as CSV: {_first(text)}",
                              hint="check the delimiter, quoting and that every row has the header's columns") from None
@@ -208,20 +204,39 @@ class _polars_errors:
         ) from exc
 
 
-def _bad_value_error(request: RunRequest, text: str) -> DataError:
-    """Find the first rows whose values do not parse as their declared types, and name them."""
-    recipe = request.recipe
-    tolerant_spec = recipe.input.model_copy(update={"on_bad_value": "null"})
-    examples: list[str] = []
+def _bad_input_rows(request: RunRequest) -> list[str]:
+    """The first rows whose values do not parse as their declared types, described."""
+    tolerant_spec = request.recipe.input.model_copy(update={"on_bad_value": "null"})
     try:
         frame: Scan = scan(request.source, tolerant_spec)
         flags = [c for c in frame.bad_value_columns]
-        if flags:
-            bad = pl.any_horizontal([pl.col(f"__bad_{c}") for c in flags])
-            rows = frame.frame.filter(bad).select(ROW, "__bad_reason").head(3).collect()
-            examples = [f"row {r[0]}, {r[1]}" for r in rows.iter_rows()]
+        if not flags:
+            return []
+        bad = pl.any_horizontal([pl.col(f"__bad_{c}") for c in flags])
+        rows = frame.frame.filter(bad).select(ROW, "__bad_reason").head(3).collect()
     except pl.exceptions.PolarsError:
-        pass
+        return []
+    return [f"row {r[0]}, {r[1]}" for r in rows.iter_rows()]
+
+
+def _cast_error(request: RunRequest, text: str) -> DataError:
+    recipe = request.recipe
+    strict = [
+        i for i, step in enumerate(recipe.steps)
+        if isinstance(step, m.CastStep) and any(c.on_error == "fail" for c in step.specs().values())
+    ]
+    where = f"{recipe.describe_step(strict[0])}: " if len(strict) == 1 else ""
+    detail = "a value is neither true nor false" if "replace_strict" in text else _first(text)
+    return DataError(
+        f"{where}a cast failed on {request.source.display}: {detail}",
+        hint="fix the values, or set on_error: null or reject on that cast",
+    )
+
+
+def _bad_value_error(request: RunRequest, text: str, examples: list[str] | None = None) -> DataError:
+    """Name the first rows whose values do not parse as their declared types."""
+    if examples is None:
+        examples = _bad_input_rows(request)
     detail = "; ".join(examples) if examples else _first(text)
     return DataError(
         f"input {request.source.display} has values that do not match the recipe's column types: {detail}",

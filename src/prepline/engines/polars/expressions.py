@@ -31,12 +31,11 @@ def convert(expr: pl.Expr, source: str, target: str, strict: bool) -> pl.Expr:
     """
     if source != "string" or target not in ("bool", "date", "datetime"):
         return expr.cast(dtype(target), strict=strict)
-    text = expr
     if target == "date":
-        return text.str.to_date(strict=strict)
+        return expr.str.to_date(strict=strict)
     if target == "datetime":
-        return text.str.to_datetime(time_unit="us", strict=strict)
-    lowered = text.str.to_lowercase()
+        return expr.str.to_datetime(time_unit="us", strict=strict)
+    lowered = expr.str.to_lowercase()
     if strict:
         return lowered.replace_strict(["true", "false"], [True, False], return_dtype=pl.Boolean())
     return pl.when(lowered == "true").then(True).when(lowered == "false").then(False).otherwise(None)

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from prepline.engines.base import ROW, InputSource
+from prepline.engines.polars.expressions import convert, dtype
+from prepline.errors import ColumnNotFoundError, InputError, closest
+from prepline.recipe.model import InputSpec
 
 BAD = "__bad_"  # boolean: this row's value in the column did not parse as its type
 BAD_REASON = "__bad_reason"  # text: why, for the rejected output
 RAW = "__raw_"  # text: the value as it was in the file, for the rejected output
-from prepline.engines.polars.expressions import convert, dtype
-from prepline.errors import ColumnNotFoundError, InputError, closest
-from prepline.recipe.model import InputSpec
 
 
 @dataclass

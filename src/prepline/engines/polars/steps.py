@@ -113,16 +113,21 @@ class Compiler:
 
     # --- steps ----------------------------------------------------------------------------------
 
+    def _present(self, column: str) -> pl.Expr:
+        """The column with NaN as missing: as in pandas, a fill's statistics skip NaN and NaN is filled."""
+        return pl.col(column).fill_nan(None) if self.schema[column] in ("float64", "float32") else pl.col(column)
+
     def _fill(self, step: m.FillStep, label: str) -> None:
         wanted: dict[str, pl.Expr] = {}
         for column, spec in step.fill.items():
-            wanted[f"missing:{column}"] = pl.col(column).null_count()
+            present = self._present(column)
+            wanted[f"missing:{column}"] = present.null_count()
             if spec == "median":
-                wanted[column] = pl.col(column).median()
+                wanted[column] = present.median()
             elif spec == "mean":
-                wanted[column] = pl.col(column).mean()
+                wanted[column] = present.mean()
             elif spec == "mode":
-                wanted[column] = pl.col(column).drop_nulls().mode().sort().first()
+                wanted[column] = present.drop_nulls().mode().sort().first()
         found = self.stats(self.frame, wanted)
         exprs = []
         for column, spec in step.fill.items():
@@ -138,7 +143,7 @@ class Compiler:
                 )
                 continue
             target = dtype(self.schema[column]) if spec != "mean" else pl.Float64()
-            exprs.append(pl.col(column).cast(target).fill_null(pl.lit(value).cast(target)))
+            exprs.append(self._present(column).cast(target).fill_null(pl.lit(value).cast(target)).alias(column))
         if exprs:
             self.frame = self.frame.with_columns(exprs)
         for column, spec in step.fill.items():

@@ -1,0 +1,132 @@
+"""_manifest.json: every field checked against the files it describes; runs are reproducible."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from prepline.pipeline import run_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "examples" / "employees" / "recipe.yaml"
+EMPLOYEES = """\
+id,name,age,salary,hire_date,profile,department,bonus
+1,Ann,34,52000,2020-01-02,"{""address"": ""1 Main St"", ""phone"": ""0123"", ""email"": ""a@x.org""}",Sales,100
+2,Bob,,61000,2019-05-06,,HR,
+3,Cy,58,,2018-07-08,"{""address"": ""2 Side St""}",,200.5
+4,Di,23,150000,2021-09-10,[not an object],Sales,
+5,Ed,61,-5,2017-11-12,"{""address"": ""3 Oak Rd""}",HR,1
+"""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def run(tmp_path, engine):
+    data = tmp_path / "employees.csv"
+    data.write_text(EMPLOYEES, encoding="utf-8")
+    out = tmp_path / "out"
+    summary = run_recipe(RECIPE, str(data), str(out), engine=engine)
+    return summary, data, out
+
+
+def test_outputs_are_described_exactly(run):
+    summary, _, out = run
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest == summary.manifest
+    assert list(manifest["outputs"]) == ["cleaned_data", "transformed_data", "department_statistics", "rejected"]
+    for name, info in manifest["outputs"].items():
+        path = out / info["path"]
+        assert info["path"] == f"{name}.csv"
+        assert info["format"] == "csv"
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert info["columns"] == rows[0]
+        assert info["rows"] == len(rows) - 1
+        assert info["bytes"] == path.stat().st_size
+        assert info["sha256"] == _sha256(path)
+    assert {n: i["rows"] for n, i in manifest["outputs"].items()} == {
+        "cleaned_data": 4, "transformed_data": 4, "department_statistics": 3, "rejected": 1,
+    }
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(i["path"] for i in manifest["outputs"].values()), "_manifest.json"])
+
+
+def test_recipe_input_engine_and_output_are_recorded(run, engine):
+    summary, data, out = run
+    manifest = summary.manifest
+    assert manifest["manifest_version"] == 1
+    assert manifest["recipe"] == {"name": "employees", "source": str(RECIPE), "sha256": _sha256(RECIPE)}
+    assert manifest["input"]["uri"] == str(data)
+    assert manifest["input"]["format"] == "csv"
+    assert manifest["input"]["bytes"] == data.stat().st_size
+    assert manifest["input"]["files"] == 1
+    assert len(manifest["input"]["quick_sha256"]) == 64
+    assert manifest["output"] == {"uri": str(out), "format": "csv"}
+    assert manifest["rows_in"] == 5
+    assert manifest["engine"]["name"] == engine
+    if engine == "polars":
+        assert manifest["engine"]["version"] == pl.__version__
+
+
+def test_fills_counters_and_timings(run):
+    manifest = run[0].manifest
+    # row 4 (invalid profile) is rejected before the fill: the medians are of rows 1, 2, 3, 5
+    assert manifest["fills"] == [
+        {"step": "2:fill", "column": "age", "strategy": "median", "value": 58.0, "filled": 1},
+        {"step": "2:fill", "column": "salary", "strategy": "median", "value": 52000.0, "filled": 1},
+        {"step": "2:fill", "column": "department", "strategy": "constant", "value": "Unknown", "filled": 1},
+    ]
+    assert manifest["counters"] == [
+        {"step": "5:bin", "what": "values of 'salary' outside every bin (set to null in 'salary_category')", "count": 1},
+        {"step": "6:bin", "what": "values of 'age' outside every bin (set to null in 'age_group')", "count": 0},
+    ]
+    assert manifest["notes"] == ["some JSON values did not decode in one pass; the recipe ran again with row-level JSON checks"]
+    timings = manifest["timings_s"]
+    assert {"plan_and_statistics", "execute", "total", "wall"} <= set(timings)
+    assert all(isinstance(v, float) and v >= 0 for v in timings.values())
+    assert timings["wall"] >= timings["total"]
+
+
+def test_the_recipe_hash_is_of_the_file_bytes(tmp_path, engine):
+    recipe = tmp_path / "crlf.yaml"
+    recipe.write_bytes(RECIPE.read_bytes().replace(b"\n", b"\r\n"))  # CRLF line ends, as saved on Windows
+    data = tmp_path / "employees.csv"
+    data.write_text(EMPLOYEES, encoding="utf-8")
+    summary = run_recipe(recipe, str(data), str(tmp_path / "out"), engine=engine)
+    assert summary.manifest["recipe"]["sha256"] == _sha256(recipe)
+
+
+def test_parquet_outputs_are_described_too(tmp_path, engine):
+    data = tmp_path / "employees.csv"
+    data.write_text(EMPLOYEES, encoding="utf-8")
+    out = tmp_path / "out"
+    manifest = run_recipe(RECIPE, str(data), str(out), engine=engine, output_format="parquet").manifest
+    for info in manifest["outputs"].values():
+        path = out / info["path"]
+        frame = pl.read_parquet(path)
+        assert info["format"] == "parquet"
+        assert info["rows"] == frame.height
+        assert info["columns"] == frame.columns
+        assert info["bytes"] == path.stat().st_size
+        assert info["sha256"] == _sha256(path)
+
+
+def test_two_runs_write_byte_identical_outputs(tmp_path, engine):
+    from prepline.sample.employees import write_employees
+
+    data = tmp_path / "employees.csv"
+    write_employees(data, rows=30_000, seed=11)
+    first = run_recipe(RECIPE, str(data), str(tmp_path / "a"), engine=engine).manifest
+    second = run_recipe(RECIPE, str(data), str(tmp_path / "b"), engine=engine).manifest
+    for name, info in first["outputs"].items():
+        assert (tmp_path / "a" / info["path"]).read_bytes() == (tmp_path / "b" / info["path"]).read_bytes(), name
+        assert second["outputs"][name]["sha256"] == info["sha256"]
+    assert first["fills"] == second["fills"]
+    assert first["counters"] == second["counters"]
