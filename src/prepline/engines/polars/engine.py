@@ -9,7 +9,7 @@ import polars as pl
 
 from prepline.engines.base import REJECTED, ROW, Counter, EngineResult, InputSource, RunRequest
 from prepline.engines.polars.read import Scan, scan
-from prepline.engines.polars.steps import Compiler, Plan, json_problems
+from prepline.engines.polars.steps import JSON_CHECK, Compiler, Plan, json_problems
 from prepline.errors import DataError, EngineError, InputError
 from prepline.recipe import model as m
 from prepline.recipe.model import STEP_MODELS
@@ -47,58 +47,60 @@ class PolarsEngine:
 
     def _attempt(self, request: RunRequest, tolerant_json: bool) -> EngineResult:
         t0 = time.perf_counter()
+        statistics: dict[str, dict[str, Any]] = {}
+
+        def stats(label: str, frame: pl.LazyFrame, wanted: dict[str, pl.Expr]) -> dict[str, Any]:
+            if label not in statistics:  # computed once, by the main compile; the audit reuses them
+                row = frame.select([e.alias(k) for k, e in wanted.items()]).collect(engine=ENGINE)
+                statistics[label] = row.row(0, named=True) if row.height else dict.fromkeys(wanted)
+            return statistics[label]
+
         with _polars_errors(request):
             input_scan = scan(request.source, request.recipe.input)
-            plan = Compiler(request.recipe, input_scan, _stats, tolerant_json).compile()
+            plan = Compiler(request.recipe, input_scan, stats, tolerant_json).compile()
+            audit = Compiler(request.recipe, input_scan, stats, tolerant_json, mode="audit").compile()
             t1 = time.perf_counter()
-            files, jobs, keys = self._sinks(request, plan)
-            collected = pl.collect_all(jobs, engine=ENGINE)
-        t2 = time.perf_counter()
-        values = {key: frame for key, frame in zip(keys, collected, strict=True) if key is not None}
-        if any(_scalar(frame) for key, frame in values.items() if key.startswith("json_check:")):
-            raise _JsonFailure()  # a JSON field did not convert: these outputs are replaced by the re-run
+            assert audit.audit is not None
+            counts = audit.audit.collect(engine=ENGINE).row(0, named=True)
+            t2 = time.perf_counter()
+            if any(counts[k] for k, (_, what) in audit.count_labels.items() if what == JSON_CHECK):
+                raise _JsonFailure()  # a JSON field did not convert on the one-parse path
+            files = self._write(request, plan)
+        t3 = time.perf_counter()
+        fills = _with_filled_counts(plan.fill_values, audit.count_labels, counts)
         counters = [
-            Counter(step=step, what=what, count=_scalar(values[key]))
-            for key, (step, what) in plan.count_labels.items()
+            Counter(step=step, what=what, count=int(counts[key] or 0))
+            for key, (step, what) in audit.count_labels.items()
+            if what != JSON_CHECK and not what.startswith(FILLED)
         ]
         return EngineResult(
             files=files,
-            rows_out={name: _scalar(values[f"rows:{name}"]) for name in files},
-            rows_in=_scalar(values["rows_in"]),
-            fill_values=plan.fill_values,
+            rows_out={name: _count_rows(path) for name, path in files.items()},
+            rows_in=int(counts["n_rows"]),
+            fill_values=fills,
             counters=counters,
             notes=list(plan.notes),
-            seconds={"plan_and_statistics": round(t1 - t0, 4), "execute": round(t2 - t1, 4)},
+            seconds={"plan_and_statistics": round(t1 - t0, 4), "audit": round(t2 - t1, 4),
+                     "execute": round(t3 - t2, 4)},
         )
 
-    def _sinks(self, request: RunRequest, plan: Plan) -> tuple[dict[str, Any], list[pl.LazyFrame], list[str | None]]:
+    def _write(self, request: RunRequest, plan: Plan) -> dict[str, Any]:
+        """Every output in one streaming pass: sinks only, so no frame is cached in memory."""
         ext = request.output_format
         frames = dict(plan.outputs)
         if plan.rejected_columns:
             frames[REJECTED] = _rejected_frame(plan)
         files = {}
-        jobs: list[pl.LazyFrame] = []
-        keys: list[str | None] = []
+        sinks: list[pl.LazyFrame] = []
         for name, frame in frames.items():
             path = request.output_dir / f"{name}.{ext}"
             files[name] = path
             if ext == "parquet":
-                jobs.append(frame.sink_parquet(path, compression="zstd", lazy=True))
+                sinks.append(frame.sink_parquet(path, compression="zstd", lazy=True))
             else:
-                jobs.append(frame.sink_csv(path, lazy=True))
-            keys.append(None)
-            jobs.append(frame.select(pl.len().alias("n")))
-            keys.append(f"rows:{name}")
-        assert plan.rows_in is not None
-        jobs.append(plan.rows_in)
-        keys.append("rows_in")
-        for key, frame in plan.counts.items():
-            jobs.append(frame)
-            keys.append(key)
-        for i, frame in enumerate(plan.json_checks):
-            jobs.append(frame)
-            keys.append(f"json_check:{i}")
-        return files, jobs, keys
+                sinks.append(frame.sink_csv(path, lazy=True))
+        pl.collect_all(sinks, engine=ENGINE)
+        return files
 
     # --- diagnosis ------------------------------------------------------------------------------
 
@@ -137,14 +139,20 @@ class PolarsEngine:
         # the invalid values are in a step whose policy is null or reject: the re-run handles them
 
 
-def _stats(frame: pl.LazyFrame, wanted: dict[str, pl.Expr]) -> dict[str, Any]:
-    row = frame.select([e.alias(k) for k, e in wanted.items()]).collect(engine=ENGINE)
-    return row.row(0, named=True) if row.height else dict.fromkeys(wanted)
+FILLED = "missing values of "
 
 
-def _scalar(frame: pl.DataFrame) -> int:
-    value = frame.item(0, 0) if frame.height else 0
-    return int(value or 0)
+def _with_filled_counts(fills: list[dict[str, Any]], labels: dict[str, tuple[str, str]], counts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each fill with the number of values it filled (counted by the audit pass)."""
+    by_label = {(step, what): int(counts[key] or 0) for key, (step, what) in labels.items()}
+    return [dict(f, filled=by_label.get((f["step"], f"{FILLED}{f['column']!r} filled"), 0)) for f in fills]
+
+
+def _count_rows(path: Any) -> int:
+    """Rows of a written output, from Parquet metadata or a quote-aware count of CSV records."""
+    frame = pl.scan_parquet(path) if str(path).endswith(".parquet") else pl.scan_csv(path, infer_schema=False)
+    return int(frame.select(pl.len()).collect().item())
+
 
 
 def _clip(value: str, limit: int = 60) -> str:
