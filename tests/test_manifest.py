@@ -20,7 +20,7 @@ id,name,age,salary,hire_date,profile,department,bonus
 2,Bob,,61000,2019-05-06,,HR,
 3,Cy,58,,2018-07-08,"{""address"": ""2 Side St""}",,200.5
 4,Di,23,150000,2021-09-10,[not an object],Sales,
-5,Ed,61,-5,2017-11-12,"{""address"": ""3 Oak Rd""}",HR,1
+5,Ed,61,200000,2017-11-12,"{""address"": ""3 Oak Rd""}",HR,1
 """
 
 
@@ -55,7 +55,7 @@ def test_outputs_are_described_exactly(run):
     assert {n: i["rows"] for n, i in manifest["outputs"].items()} == {
         "cleaned_data": 4, "transformed_data": 4, "department_statistics": 3, "rejected": 1,
     }
-    assert sorted(p.name for p in out.iterdir()) == sorted([*(i["path"] for i in manifest["outputs"].values()), "_manifest.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(i["path"] for i in manifest["outputs"].values()), "_manifest.json", "profile.json", "report.html"])
 
 
 def test_recipe_input_engine_and_output_are_recorded(run, engine):
@@ -79,13 +79,14 @@ def test_fills_counters_and_timings(run):
     manifest = run[0].manifest
     # row 4 (invalid profile) is rejected before the fill: the medians are of rows 1, 2, 3, 5
     assert manifest["fills"] == [
-        {"step": "2:fill", "column": "age", "strategy": "median", "value": 58.0, "filled": 1},
-        {"step": "2:fill", "column": "salary", "strategy": "median", "value": 52000.0, "filled": 1},
-        {"step": "2:fill", "column": "department", "strategy": "constant", "value": "Unknown", "filled": 1},
+        {"step": "3:fill", "column": "age", "strategy": "median", "value": 58.0, "filled": 1},
+        # median(52000, 61000, 200000)
+        {"step": "3:fill", "column": "salary", "strategy": "median", "value": 61000.0, "filled": 1},
+        {"step": "3:fill", "column": "department", "strategy": "constant", "value": "Unknown", "filled": 1},
     ]
     assert manifest["counters"] == [
-        {"step": "5:bin", "what": "values of 'salary' outside every bin (set to null in 'salary_category')", "count": 1},
-        {"step": "6:bin", "what": "values of 'age' outside every bin (set to null in 'age_group')", "count": 0},
+        {"step": "6:bin", "what": "values of 'salary' outside every bin (set to null in 'salary_category')", "count": 1},
+        {"step": "7:bin", "what": "values of 'age' outside every bin (set to null in 'age_group')", "count": 0},
     ]
     assert manifest["notes"] == ["some JSON values did not decode in one pass; the recipe ran again with row-level JSON checks"]
     timings = manifest["timings_s"]

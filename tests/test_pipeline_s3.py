@@ -48,7 +48,8 @@ def test_s3_input_and_output(s3, s3_bucket):
     s3.put_object(Bucket=s3_bucket, Key="raw/employees.csv", Body=(HEADER + "".join(ROWS)).encode())
     summary = run_recipe(RECIPE, f"s3://{s3_bucket}/raw/employees.csv", f"s3://{s3_bucket}/processed/run-1/")
     assert _keys(s3, s3_bucket, "processed/") == sorted(
-        [f"processed/run-1/{name}" for name in OUTPUTS] + ["processed/run-1/_manifest.json"]
+        [f"processed/run-1/{name}" for name in OUTPUTS]
+        + [f"processed/run-1/{name}" for name in ("_manifest.json", "profile.json", "report.html")]
     )
     manifest = json.loads(_get(s3, s3_bucket, "processed/run-1/_manifest.json"))
     assert manifest == json.loads(json.dumps(summary.manifest, default=str))

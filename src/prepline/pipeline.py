@@ -47,7 +47,9 @@ def run_recipe(
     source = resolve_input(input_uri, recipe.input.format)
     with staged_output(output_uri) as staging:
         result = backend.run(RunRequest(recipe=recipe, source=source, output_dir=staging, output_format=output_format))  # type: ignore[arg-type]
+        _raise_for_failed_rules(recipe, result.rules)  # nothing is published
         seconds = dict(result.seconds)
+        quality = _quality(recipe, source, result.files, staging, seconds)
         seconds["wall"] = round(time.perf_counter() - started, 4)
         manifest = build_manifest(
             recipe_name=recipe.name,
@@ -62,8 +64,79 @@ def run_recipe(
             columns=output_columns(result.files),
             seconds=seconds,
         )
+        manifest["rules"] = result.rules
+        if quality.get("drift") is not None:
+            manifest["drift"] = quality["drift"].as_dict()
         write_manifest(staging, manifest)
+        if recipe.report.enabled:
+            _write_report(staging, manifest, quality)
+    drifted = quality.get("drift")
+    if drifted is not None and drifted.dataset_drift and recipe.report.on_drift == "fail":
+        from prepline.errors import QualityError
+
+        raise QualityError(
+            f"the input drifted from the baseline {recipe.report.baseline}: {drifted.headline()} "
+            f"(outputs and report.html were published to {output_uri})",
+            hint="look at the drift table in report.html; if the change is expected, make this run's profile the new baseline",
+        )
     return RunSummary(output_uri=output_uri, manifest=manifest)
+
+
+def _raise_for_failed_rules(recipe: Recipe, rules: list[dict[str, Any]]) -> None:
+    failed = [r for r in rules if not r["passed"] and r["severity"] == "error"]
+    if not failed:
+        return
+    from prepline.errors import QualityError
+
+    lines = "; ".join(f"{r['step']} {r['rule']}: {r['message']}" for r in failed)
+    raise QualityError(
+        f"{len(failed)} error rule(s) of recipe {recipe.name} failed, so no output was published: {lines}",
+        hint="fix the data, or change the rule's severity to warn (report only) or reject (set those rows aside)",
+    )
+
+
+def _quality(recipe: Recipe, source: Any, files: dict[str, Path], staging: Path, seconds: dict[str, float]) -> dict[str, Any]:
+    """Profiles of the input and outputs (profile.json) and the drift from the recipe's baseline."""
+    spec = recipe.report
+    if not spec.enabled and not spec.baseline:
+        return {}
+    from prepline.quality import check_drift, profile_source, write_profiles
+    from prepline.quality.profile import PROFILE_VERSION
+    from prepline.storage import resolve_input
+
+    from prepline.errors import PreplineError
+
+    t0 = time.perf_counter()
+    bundle: dict[str, Any] = {"profile_version": PROFILE_VERSION, "input": None, "outputs": {}}
+    try:  # the input as the profiler reads it (it may not be readable without the recipe's options)
+        bundle["input"] = profile_source(source, "input", head_rows=spec.profile_rows)
+    except PreplineError:
+        bundle["input"] = None
+    for name, path in files.items():
+        bundle["outputs"][name] = profile_source(resolve_input(str(path)), name, head_rows=spec.profile_rows)
+    write_profiles(staging, bundle)
+    drift = None
+    if spec.baseline and bundle["input"] is not None:
+        drift = check_drift(spec.baseline, bundle["input"], on_drift="warn", share=spec.drift_share)
+    seconds["profile"] = round(time.perf_counter() - t0, 4)
+    return {"profiles": bundle, "drift": drift}
+
+
+def _write_report(staging: Path, manifest: dict[str, Any], quality: dict[str, Any]) -> None:
+    from prepline.errors import PreplineError
+    from prepline.report import write_report
+
+    try:
+        write_report(staging)
+    except PreplineError as exc:  # the report's libraries are an extra: say so, don't fail the run
+        manifest["notes"].append(f"report.html was not written: {exc}")
+        write_manifest(staging, manifest)
+    except Exception as exc:  # a report bug must not cost the user a finished run
+        import logging
+
+        logging.getLogger("prepline").warning("report.html failed", exc_info=True)
+        manifest["notes"].append(f"report.html was not written ({type(exc).__name__}: {exc}); this is a bug")
+        write_manifest(staging, manifest)
 
 
 def output_columns(files: dict[str, Path]) -> dict[str, list[str]]:

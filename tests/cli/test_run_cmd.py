@@ -47,7 +47,7 @@ def test_run_writes_every_output_and_the_manifest(tmp_path, data):
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(RECIPE), "--input", str(data), "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.csv" for n in OUTPUTS] + ["_manifest.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.csv" for n in OUTPUTS] + ["_manifest.json", "profile.json", "report.html"])
     assert "employees: 3 rows in" in result.output
     assert (out / "department_statistics.csv").read_text() == (
         "Department,Average Salary,Average Age\n"

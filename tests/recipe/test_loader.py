@@ -204,7 +204,7 @@ def test_validate_json():
     assert result.exit_code == 0
     report = json.loads(result.output)
     assert report["valid"] is True
-    assert report["steps"] == ["extract_json", "fill", "output", "derive", "bin", "bin", "output", "aggregate"]
+    assert report["steps"] == ["check", "extract_json", "fill", "output", "derive", "bin", "bin", "output", "aggregate"]
     assert report["outputs"] == ["cleaned_data", "transformed_data", "department_statistics", "rejected"]
     assert list(report["final_columns"])[-3:] == ["address_length", "salary_category", "age_group"]
 

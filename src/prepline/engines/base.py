@@ -58,6 +58,7 @@ class EngineResult:
     rows_out: dict[str, int] = field(default_factory=dict)
     fill_values: list[dict[str, Any]] = field(default_factory=list)
     counters: list[Counter] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)  # each rule's outcome (see the manifest)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 

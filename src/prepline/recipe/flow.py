@@ -54,6 +54,17 @@ def _need(recipe: m.Recipe, index: int, schema: Schema, columns: list[str], role
 
 
 def _apply(recipe: m.Recipe, index: int, step: object, schema: Schema) -> Schema:
+    if isinstance(step, m.CheckStep):
+        for rule in step.check:
+            if rule.rule == "column_present":
+                continue  # about the data, checked when it is read
+            _need(recipe, index, schema, rule.key_columns(), role=f"checks ({rule.rule})")
+            column = rule.column
+            if rule.rule == "between" and column and schema[column] not in NUMERIC:
+                raise _fail(recipe, index, f"rule between needs a number but {column!r} is {schema[column]}")
+            if rule.rule in ("matches", "type") and column and schema[column] != "string":
+                raise _fail(recipe, index, f"rule {rule.rule} applies to text but {column!r} is {schema[column]}")
+        return schema
     if isinstance(step, m.FillStep):
         _need(recipe, index, schema, list(step.fill))
         for column, spec in step.fill.items():

@@ -318,7 +318,79 @@ class AggregateStep(_Strict):
     aggregate: Aggregate
 
 
+RuleKind = Literal[
+    "not_null", "unique", "between", "in_set", "matches", "type", "row_count", "column_present", "max_missing"
+]
+ROW_RULES = frozenset({"not_null", "unique", "between", "in_set", "matches", "type"})
+
+
+class Rule(_Strict):
+    """A data-quality rule checked where the `check` step stands in the flow.
+
+    ``error`` fails the run (nothing is published), ``warn`` is reported, ``reject`` sends the
+    offending rows to the rejected output with the rule as the reason. Row rules pass when at
+    least ``mostly`` of the checked (non-null) values pass, as in Great Expectations.
+    """
+
+    rule: RuleKind
+    column: str | None = None
+    columns: list[str] | None = Field(None, description="unique: a compound key.")
+    min: float | None = None
+    max: float | None = None
+    values: list[str | int | float | bool] | None = Field(None, description="in_set: the allowed values.")
+    regex: str | None = Field(None, description="matches: a regular expression the text must match.")
+    type: DType | None = Field(None, description="type: the type every text value must parse as.")
+    fraction: float | None = Field(None, ge=0, le=1, description="max_missing: the largest allowed missing share.")
+    mostly: float = Field(1.0, gt=0, le=1, description="Row rules: the share of values that must pass.")
+    severity: Literal["error", "warn", "reject"] = "error"
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Rule:
+        need = {
+            "not_null": ["column"], "between": ["column"], "in_set": ["column", "values"],
+            "matches": ["column", "regex"], "type": ["column", "type"], "column_present": ["column"],
+            "max_missing": ["column", "fraction"], "row_count": [], "unique": [],
+        }[self.rule]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"rule {self.rule} needs {', '.join(missing)}")
+        if self.rule == "unique" and not (self.column or self.columns):
+            raise ValueError("rule unique needs column or columns")
+        if self.rule in ("between", "row_count") and self.min is None and self.max is None:
+            raise ValueError(f"rule {self.rule} needs min, max or both")
+        if self.severity == "reject" and self.rule not in ROW_RULES:
+            raise ValueError(f"rule {self.rule} is about the whole data set; it can be error or warn, not reject")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex {self.regex!r} is invalid: {exc}") from None
+        return self
+
+    def key_columns(self) -> list[str]:
+        return list(self.columns) if self.columns else ([self.column] if self.column else [])
+
+    def describe(self) -> str:
+        target = ", ".join(self.key_columns())
+        detail = {
+            "between": f" in [{_num(self.min) if self.min is not None else '-inf'}, {_num(self.max) if self.max is not None else 'inf'}]",
+            "in_set": f" in {self.values}",
+            "matches": f" ~ /{self.regex}/",
+            "type": f" is {self.type}",
+            "row_count": f" in [{_num(self.min) if self.min is not None else 0}, {_num(self.max) if self.max is not None else 'inf'}]",
+            "max_missing": f" missing <= {self.fraction}",
+        }.get(self.rule, "")
+        return f"{self.rule}({target}){detail}"
+
+
+class CheckStep(_Strict):
+    """Data-quality rules on the data as it is at this point (first step: the input)."""
+
+    check: list[Rule] = Field(min_length=1)
+
+
 STEP_MODELS: dict[str, type[BaseModel]] = {
+    "check": CheckStep,
     "fill": FillStep,
     "extract_json": ExtractJsonStep,
     "derive": DeriveStep,
@@ -343,7 +415,8 @@ def step_kind(value: Any) -> str | None:
 
 
 Step = Annotated[
-    Annotated[FillStep, Tag("fill")]
+    Annotated[CheckStep, Tag("check")]
+    | Annotated[FillStep, Tag("fill")]
     | Annotated[ExtractJsonStep, Tag("extract_json")]
     | Annotated[DeriveStep, Tag("derive")]
     | Annotated[BinStep, Tag("bin")]
@@ -356,6 +429,18 @@ Step = Annotated[
     | Annotated[AggregateStep, Tag("aggregate")],
     Discriminator(step_kind),
 ]
+
+
+class ReportSpec(_Strict):
+    """Profiles, drift and the HTML report every run writes next to its outputs."""
+
+    enabled: bool = Field(True, description="Write profile.json and report.html with the outputs.")
+    profile_rows: int | None = Field(
+        100_000, ge=1, description="Profile the first N rows of each file (null: every row; slower on big data)."
+    )
+    baseline: str | None = Field(None, description="A profile, run folder or data file the input is compared with.")
+    on_drift: Literal["warn", "fail"] = "warn"
+    drift_share: float = Field(0.5, gt=0, le=1, description="The data set drifts when this share of columns drift.")
 
 
 class Recipe(_Strict):
@@ -372,6 +457,7 @@ class Recipe(_Strict):
     description: str = ""
     input: InputSpec
     steps: list[Step] = Field(min_length=1)
+    report: ReportSpec = Field(default_factory=ReportSpec)
 
     _source: str = PrivateAttr(default="<recipe>")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
@@ -418,6 +504,8 @@ class Recipe(_Strict):
 
     def rejects_rows(self) -> bool:
         if self.input.on_bad_value == "reject":
+            return True
+        if any(isinstance(s, CheckStep) and any(r.severity == "reject" for r in s.check) for s in self.steps):
             return True
         for step in self.steps:
             if isinstance(step, ExtractJsonStep) and step.extract_json.on_invalid == "reject":

@@ -87,6 +87,9 @@ def distribution_chart(
     if not sides:
         return None
     kind = sides[-1].get("kind")
+    if len(sides) == 2 and sides[0].get("kind") != kind:
+        before = None  # the step changed the column's kind (a number binned into labels): show the output only
+        sides = [sides[-1]]
     if kind in ("numeric", "datetime"):
         # a handful of distinct numbers (codes, bins, filled values) read better as bars
         if all(s.get("frequencies") and len(s["frequencies"]) <= FEW_NUMBERS for s in sides):

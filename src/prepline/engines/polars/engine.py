@@ -68,6 +68,7 @@ class PolarsEngine:
             files = self._write(request, plan)
         t3 = time.perf_counter()
         fills = _with_filled_counts(plan.fill_values, audit.count_labels, counts)
+        rules = [rule_result(check, counts) for check in audit.rule_checks]
         counters = [
             Counter(step=step, what=what, count=int(counts[key] or 0))
             for key, (step, what) in audit.count_labels.items()
@@ -79,6 +80,7 @@ class PolarsEngine:
             rows_in=int(counts["n_rows"]),
             fill_values=fills,
             counters=counters,
+            rules=rules,
             notes=list(plan.notes),
             seconds={"plan_and_statistics": round(t1 - t0, 4), "audit": round(t2 - t1, 4),
                      "execute": round(t3 - t2, 4)},
@@ -146,6 +148,33 @@ def _with_filled_counts(fills: list[dict[str, Any]], labels: dict[str, tuple[str
     """Each fill with the number of values it filled (counted by the audit pass)."""
     by_label = {(step, what): int(counts[key] or 0) for key, (step, what) in labels.items()}
     return [dict(f, filled=by_label.get((f["step"], f"{FILLED}{f['column']!r} filled"), 0)) for f in fills]
+
+
+def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
+    """A rule's outcome from the audit's counts, for the manifest and the report."""
+    rule = check["rule"]
+    checked = int(counts[check["checked"]] or 0) if check["checked"] else None
+    failing = int(counts[check["failing"]] or 0) if check["failing"] else None
+    if rule.rule == "column_present":
+        passed, message = bool(check["static"]), "present" if check["static"] else f"column {rule.column!r} is absent"
+    elif rule.rule == "row_count":
+        n = checked or 0
+        passed = (rule.min is None or n >= rule.min) and (rule.max is None or n <= rule.max)
+        message = f"{n:,} rows"
+    elif rule.rule == "max_missing":
+        share = (failing or 0) / checked if checked else 0.0
+        passed = share <= (rule.fraction or 0.0)
+        message = f"{share:.2%} missing"
+    else:
+        share = 1.0 - (failing or 0) / checked if checked else 1.0
+        passed = share >= rule.mostly or rule.severity == "reject"
+        verb = "rejected" if rule.severity == "reject" else "fail"
+        message = f"{failing:,} of {checked:,} rows {verb}" + (f" ({share:.2%} pass, mostly {rule.mostly})" if rule.mostly < 1 else "")
+    return {
+        "step": check["step"], "rule": rule.describe(), "kind": rule.rule, "columns": rule.key_columns(),
+        "severity": rule.severity, "passed": bool(passed), "failing_rows": failing, "rows_checked": checked,
+        "message": message,
+    }
 
 
 def _count_rows(path: Any) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -21,6 +21,7 @@ class Scan:
     frame: pl.LazyFrame  # declared columns (recipe order), then kept extras, then ROW
     schema: dict[str, str]  # recipe types of the visible columns
     bad_value_columns: list[str]  # columns with a f"{BAD}{name}" flag (tolerant reads only)
+    present: list[str] = field(default_factory=list)  # the columns the file itself has
 
 
 def file_columns(source: InputSource, spec: InputSpec) -> list[str]:
@@ -122,7 +123,7 @@ def scan(source: InputSource, spec: InputSpec) -> Scan:
     if reasons:
         hidden.append(pl.coalesce(reasons).alias(BAD_REASON))
     schema = {n: s.type for n, s in specs.items()} | {c: "string" for c in kept_extras}
-    return Scan(frame=frame.select([*columns, *extra_cols, *hidden]), schema=schema, bad_value_columns=list(flags))
+    return Scan(frame=frame.select([*columns, *extra_cols, *hidden]), schema=schema, bad_value_columns=list(flags), present=list(present))
 
 
 def _csv(source: InputSource, spec: InputSpec, infer: bool, overrides: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:

@@ -48,6 +48,8 @@ class Plan:
     # audit mode: one query whose one row holds every count ("n_rows" and the keys of count_labels)
     audit: pl.LazyFrame | None = None
     count_labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (step, what)
+    tallies: list[str] = field(default_factory=list)  # every summed flag column of the audit
+    rule_checks: list[dict[str, Any]] = field(default_factory=list)  # see Compiler._check
 
 
 class Compiler:
@@ -60,6 +62,8 @@ class Compiler:
         self._reject_schemas: list[list[str]] = []
         self.frame = scan.frame.with_columns(pl.lit(True).alias(ALIVE)) if self.audit else scan.frame
         self.schema = dict(scan.schema)
+        self.present = set(scan.present)
+        self.declared = set(recipe.input.columns)
         self._input_policy(scan)
 
     def compile(self) -> Plan:
@@ -69,7 +73,7 @@ class Compiler:
         if self.plan.rejected or self.recipe.rejects_rows():
             self.plan.rejected_columns = self._rejected_columns()
         if self.audit:
-            sums = [pl.col(key).sum().cast(pl.Int64).alias(key) for key in self.plan.count_labels]
+            sums = [pl.col(key).sum().cast(pl.Int64).alias(key) for key in self.plan.tallies]
             self.plan.audit = self.frame.select(pl.len().cast(pl.Int64).alias("n_rows"), *sums)
         return self.plan
 
@@ -78,13 +82,20 @@ class Compiler:
     def _visible(self) -> list[str]:
         return list(self.schema)
 
-    def _count(self, label: str, what: str, flag: pl.Expr) -> None:
-        """Count the rows still in the flow where ``flag`` is true (audit mode only)."""
+    def _tally(self, flag: pl.Expr) -> str | None:
+        """A flag column summed by the audit query: rows still in the flow where ``flag`` is true."""
         if not self.audit:
-            return
-        key = f"__c{len(self.plan.count_labels)}"
+            return None
+        key = f"__c{len(self.plan.tallies)}"
         self.frame = self.frame.with_columns((flag.fill_null(False) & pl.col(ALIVE)).alias(key))
-        self.plan.count_labels[key] = (label, what)
+        self.plan.tallies.append(key)
+        return key
+
+    def _count(self, label: str, what: str, flag: pl.Expr) -> None:
+        """Count the rows still in the flow where ``flag`` is true, as a counter in the manifest."""
+        key = self._tally(flag)
+        if key is not None:
+            self.plan.count_labels[key] = (label, what)
 
     def _remove(self, gone: pl.Expr) -> None:
         """Take rows out of the flow: filtered in main mode, marked dead in audit mode."""
@@ -141,6 +152,54 @@ class Compiler:
         )
 
     # --- steps ----------------------------------------------------------------------------------
+
+    def _check(self, step: m.CheckStep, label: str) -> None:
+        """Rules: ``reject`` ones remove rows here; every rule's counts come from the audit pass."""
+        for rule in step.check:
+            check: dict[str, Any] = {"step": label, "rule": rule, "failing": None, "checked": None, "static": None}
+            if rule.rule == "column_present":
+                check["static"] = rule.column in self.present or rule.column in self.schema and rule.column not in self.declared
+            elif rule.rule == "row_count":
+                check["checked"] = self._tally(pl.lit(True))
+            elif rule.rule == "max_missing":
+                check["checked"] = self._tally(pl.lit(True))
+                check["failing"] = self._tally(pl.col(rule.column).is_null())
+            else:
+                checked, ok, shown = self._row_rule(rule)
+                failing = checked & ~ok.fill_null(False)
+                check["checked"] = self._tally(checked)
+                check["failing"] = self._tally(failing)
+                if rule.severity == "reject":
+                    reason = pl.format("rule {} failed (value: {})", pl.lit(rule.describe()), shown.cast(pl.String).fill_null("null"))
+                    self._reject(label, failing, reason)
+            self.plan.rule_checks.append(check)
+
+    def _row_rule(self, rule: m.Rule) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+        """(rows the rule looks at, whether each passes, the value to quote in a reason)."""
+        if rule.rule == "unique":
+            cols = rule.key_columns()
+            key = pl.struct(cols)
+            if self.audit:
+                key = pl.when(pl.col(ALIVE)).then(key)
+            shown = pl.concat_str([pl.col(c).cast(pl.String).fill_null("null") for c in cols], separator=", ")
+            return pl.lit(True), ~key.is_duplicated(), shown
+        column = pl.col(rule.column)
+        if rule.rule == "not_null":
+            return pl.lit(True), column.is_not_null(), column
+        present = column.is_not_null()
+        if rule.rule == "between":
+            ok = column.is_not_nan() if self.schema[rule.column] in ("float64", "float32") else pl.lit(True)
+            if rule.min is not None:
+                ok = ok & (column >= rule.min)
+            if rule.max is not None:
+                ok = ok & (column <= rule.max)
+            return present, ok, column
+        if rule.rule == "in_set":
+            values = pl.Series([v for v in rule.values or []]).cast(dtype(self.schema[rule.column]), strict=False)
+            return present, column.is_in(values.drop_nulls().implode()), column
+        if rule.rule == "matches":
+            return present, column.str.contains(rule.regex or ""), column
+        return present, column.cast(dtype(rule.type or "string"), strict=False).is_not_null(), column
 
     def _present(self, column: str) -> pl.Expr:
         """The column with NaN as missing: as in pandas, a fill's statistics skip NaN and NaN is filled."""
