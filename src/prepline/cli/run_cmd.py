@@ -53,6 +53,20 @@ def print_run_summary(manifest: dict[str, Any], output: str) -> None:
             info["path"],
         )
     out.stdout.print(table)
+    rules = manifest.get("rules") or []
+    if rules:
+        rule_table = Table(title="rules", title_justify="left")
+        for col in ("step", "rule", "severity", "result", "detail"):
+            rule_table.add_column(col)
+        for rule in rules:
+            ok = rule["passed"]
+            result = "[green]pass[/]" if ok else ("[red]FAIL[/]" if rule["severity"] == "error" else "[yellow]warn[/]")
+            rule_table.add_row(rule["step"], rule["rule"], rule["severity"], result, rule["message"])
+        out.stdout.print(rule_table)
+    drift = manifest.get("drift")
+    if drift:
+        verdict = "drift" if drift["dataset_drift"] else "no drift"
+        out.stdout.print(f"drift from the baseline: {verdict} ({drift['drifted_columns']} of {drift['tested_columns']} columns)")
     for counter in manifest.get("counters", []):
         if counter["count"]:
             out.warn(f"step {counter['step']}: {counter['count']:,} {counter['what']}")
@@ -63,6 +77,8 @@ def print_run_summary(manifest: dict[str, Any], output: str) -> None:
     out.stdout.print(
         f"engine {engine['name']} {engine['version']}, {timings.get('wall', 0):.2f} s; outputs and _manifest.json in {output}"
     )
+    if not output.startswith("s3://") and (Path(output.removeprefix("file://")) / "report.html").is_file():
+        out.stdout.print(f"report: {Path(output.removeprefix('file://')).resolve() / 'report.html'}")
 
 
 def _size(n: int) -> str:
