@@ -65,7 +65,8 @@ class PolarsEngine:
             t2 = time.perf_counter()
             if any(counts[k] for k, (_, what) in audit.count_labels.items() if what == JSON_CHECK):
                 raise _JsonFailure()  # a JSON field did not convert on the one-parse path
-            files = self._write(request, plan)
+            rejected_rows = sum(int(counts[k] or 0) for k in audit.reject_tallies)
+            files = self._write(request, plan, rejected_rows)
         t3 = time.perf_counter()
         fills = _with_filled_counts(plan.fill_values, audit.count_labels, counts)
         rules = [rule_result(check, counts) for check in audit.rule_checks]
@@ -86,22 +87,25 @@ class PolarsEngine:
                      "execute": round(t3 - t2, 4)},
         )
 
-    def _write(self, request: RunRequest, plan: Plan) -> dict[str, Any]:
-        """Every output in one streaming pass: sinks only, so no frame is cached in memory."""
+    def _write(self, request: RunRequest, plan: Plan, rejected_rows: int) -> dict[str, Any]:
+        """Every output in one streaming pass of sinks only (so no frame is held in memory).
+
+        Rejected rows are a branch off the middle of the flow, which would make Polars cache
+        the whole frame; they are written by a second query, and only when the audit found some.
+        """
         ext = request.output_format
-        frames = dict(plan.outputs)
-        if plan.rejected_columns:
-            frames[REJECTED] = _rejected_frame(plan)
-        files = {}
-        sinks: list[pl.LazyFrame] = []
-        for name, frame in frames.items():
-            path = request.output_dir / f"{name}.{ext}"
-            files[name] = path
+        files: dict[str, Any] = {}
+
+        def sink(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
+            path = files[name] = request.output_dir / f"{name}.{ext}"
             if ext == "parquet":
-                sinks.append(frame.sink_parquet(path, compression="zstd", lazy=True))
-            else:
-                sinks.append(frame.sink_csv(path, lazy=True))
-        pl.collect_all(sinks, engine=ENGINE)
+                return frame.sink_parquet(path, compression="zstd", lazy=True)
+            return frame.sink_csv(path, lazy=True)
+
+        pl.collect_all([sink(frame, name) for name, frame in plan.outputs.items()], engine=ENGINE)
+        if plan.rejected_columns:
+            rejected = _rejected_frame(plan) if rejected_rows else _rejected_frame(Plan(rejected_columns=plan.rejected_columns))
+            pl.collect_all([sink(rejected, REJECTED)], engine=ENGINE)
         return files
 
     # --- diagnosis ------------------------------------------------------------------------------

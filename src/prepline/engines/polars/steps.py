@@ -50,6 +50,7 @@ class Plan:
     count_labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (step, what)
     tallies: list[str] = field(default_factory=list)  # every summed flag column of the audit
     rule_checks: list[dict[str, Any]] = field(default_factory=list)  # see Compiler._check
+    reject_tallies: list[str] = field(default_factory=list)  # audit: rows each reject point sets aside
 
 
 class Compiler:
@@ -113,9 +114,13 @@ class Compiler:
         bad = bad.fill_null(False)
         if self.audit:
             self._reject_schemas.append(self._visible())
+            key = self._tally(bad)
+            assert key is not None
+            self.plan.reject_tallies.append(key)
             self._remove(bad)
             return
         values = values or {}
+        # the rejected rows are written by their own query, only when the audit counted some
         rejected = self.frame.filter(bad).select(
             pl.col(ROW).cast(pl.Int64),
             pl.lit(label).alias("_step"),
@@ -178,7 +183,7 @@ class Compiler:
         """(rows the rule looks at, whether each passes, the value to quote in a reason)."""
         if rule.rule == "unique":
             cols = rule.key_columns()
-            key = pl.struct(cols)
+            key = pl.col(cols[0]) if len(cols) == 1 else pl.struct(cols)
             if self.audit:
                 key = pl.when(pl.col(ALIVE)).then(key)
             shown = pl.concat_str([pl.col(c).cast(pl.String).fill_null("null") for c in cols], separator=", ")
