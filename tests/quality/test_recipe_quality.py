@@ -44,7 +44,7 @@ def test_the_employees_gates(tmp_path):
 
 
 @pytest.mark.parametrize(("row", "message"), [
-    ("2,b,40,60000,,,IT,\n2,c,41,60000,,,IT,\n", "unique(id): 2 of 3 rows fail"),
+    ("2,b,40,60000,,,IT,\n2,c,41,60000,,,IT,\n", "unique(id): 1 of 3 rows repeat an earlier key"),
     ("2,b,40,-10,,,IT,\n", "between(salary) in [0.01, inf]: 1 of 2 rows fail"),
 ])
 def test_an_error_rule_fails_the_run_and_publishes_nothing(tmp_path, row, message):

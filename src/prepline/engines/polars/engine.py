@@ -159,6 +159,8 @@ def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]
     rule = check["rule"]
     checked = int(counts[check["checked"]] or 0) if check["checked"] else None
     failing = int(counts[check["failing"]] or 0) if check["failing"] else None
+    if check.get("distinct"):
+        failing = (checked or 0) - int(counts[check["distinct"]] or 0)
     if rule.rule == "column_present":
         passed, message = bool(check["static"]), "present" if check["static"] else f"column {rule.column!r} is absent"
     elif rule.rule == "row_count":
@@ -172,7 +174,7 @@ def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]
     else:
         share = 1.0 - (failing or 0) / checked if checked else 1.0
         passed = share >= rule.mostly or rule.severity == "reject"
-        verb = "rejected" if rule.severity == "reject" else "fail"
+        verb = "rejected" if rule.severity == "reject" else "repeat an earlier key" if check.get("distinct") else "fail"
         message = f"{failing:,} of {checked:,} rows {verb}" + (f" ({share:.2%} pass, mostly {rule.mostly})" if rule.mostly < 1 else "")
     return {
         "step": check["step"], "rule": rule.describe(), "kind": rule.rule, "columns": rule.key_columns(),

@@ -51,6 +51,7 @@ class Plan:
     tallies: list[str] = field(default_factory=list)  # every summed flag column of the audit
     rule_checks: list[dict[str, Any]] = field(default_factory=list)  # see Compiler._check
     reject_tallies: list[str] = field(default_factory=list)  # audit: rows each reject point sets aside
+    distinct: list[str] = field(default_factory=list)  # audit: key columns whose distinct values are counted
 
 
 class Compiler:
@@ -75,7 +76,8 @@ class Compiler:
             self.plan.rejected_columns = self._rejected_columns()
         if self.audit:
             sums = [pl.col(key).sum().cast(pl.Int64).alias(key) for key in self.plan.tallies]
-            self.plan.audit = self.frame.select(pl.len().cast(pl.Int64).alias("n_rows"), *sums)
+            uniques = [pl.col(k).drop_nulls().n_unique().cast(pl.Int64).alias(k) for k in self.plan.distinct]
+            self.plan.audit = self.frame.select(pl.len().cast(pl.Int64).alias("n_rows"), *sums, *uniques)
         return self.plan
 
     # --- helpers --------------------------------------------------------------------------------
@@ -166,6 +168,18 @@ class Compiler:
                 check["static"] = rule.column in self.present or rule.column in self.schema and rule.column not in self.declared
             elif rule.rule == "row_count":
                 check["checked"] = self._tally(pl.lit(True))
+            elif rule.rule == "unique" and rule.severity != "reject":
+                # checked rows minus distinct keys = rows repeating an earlier key (a distinct count
+                # streams; marking every duplicated row would hold the whole key column in memory)
+                cols = rule.key_columns()
+                key = pl.col(cols[0]) if len(cols) == 1 else pl.struct(cols)
+                known = pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
+                check["checked"] = self._tally(known)
+                if self.audit:
+                    name = f"__k{len(self.plan.distinct)}"
+                    self.frame = self.frame.with_columns(pl.when(pl.col(ALIVE) & known).then(key).alias(name))
+                    self.plan.distinct.append(name)
+                    check["distinct"] = name
             elif rule.rule == "max_missing":
                 check["checked"] = self._tally(pl.lit(True))
                 check["failing"] = self._tally(pl.col(rule.column).is_null())
