@@ -77,7 +77,7 @@ class PolarsEngine:
         ]
         return EngineResult(
             files=files,
-            rows_out={name: _count_rows(path) for name, path in files.items()},
+            rows_out=_rows_out(audit, counts, rejected_rows),
             rows_in=int(counts["n_rows"]),
             fill_values=fills,
             counters=counters,
@@ -183,10 +183,12 @@ def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _count_rows(path: Any) -> int:
-    """Rows of a written output, from Parquet metadata or a quote-aware count of CSV records."""
-    frame = pl.scan_parquet(path) if str(path).endswith(".parquet") else pl.scan_csv(path, infer_schema=False)
-    return int(frame.select(pl.len()).collect().item())
+def _rows_out(audit: Plan, counts: dict[str, Any], rejected_rows: int) -> dict[str, int]:
+    """Each output's rows, counted by the audit pass (re-reading big outputs would map them into memory)."""
+    rows = {name: int(counts[key] or 0) for name, key in audit.output_rows.items()}
+    if audit.rejected_columns:
+        rows[REJECTED] = rejected_rows
+    return rows
 
 
 
