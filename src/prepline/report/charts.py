@@ -53,7 +53,13 @@ def to_svg(fig: Any, label: str) -> str:
 
     global _counter
     _counter += 1
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"prepline-{_counter}"}):
+    import warnings
+
+    # the SVG keeps text as text (svg.fonttype none), so the browser draws any glyph matplotlib's
+    # font lacks, and date axes with one value are fine: those warnings say nothing to a user
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"prepline-{_counter}"}), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         buffer = io.StringIO()
         fig.savefig(
             buffer,

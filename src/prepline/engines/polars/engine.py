@@ -178,6 +178,7 @@ def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]
         message = f"{failing:,} of {checked:,} rows {verb}" + (f" ({share:.2%} pass, mostly {rule.mostly})" if rule.mostly < 1 else "")
     return {
         "step": check["step"], "rule": rule.describe(), "kind": rule.rule, "columns": rule.key_columns(),
+        "column": ", ".join(rule.key_columns()) or None,
         "severity": rule.severity, "passed": bool(passed), "failing_rows": failing, "rows_checked": checked,
         "message": message,
     }
