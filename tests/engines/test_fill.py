@@ -59,3 +59,24 @@ def test_a_statistic_of_text_is_refused_before_reading(tmp_path, engine, spec):
 
     with pytest.raises(RecipeError, match="not a number"):
         fill(tmp_path, engine, "id,x,s\n1,1,a\n", spec)
+
+
+def test_the_median_from_value_counts_is_pandas_median():
+    import statistics
+
+    import polars as pl
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from prepline.engines.polars.engine import _statistics
+    from prepline.engines.polars.steps import MedianByCounts
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.one_of(st.none(), st.integers(-5, 5), st.floats(-1e6, 1e6, allow_nan=False)), max_size=40))
+    def check(values):
+        frame = pl.LazyFrame({"x": [float(v) if v is not None else None for v in values]}, schema={"x": pl.Float64})
+        found = _statistics(frame, {"x": MedianByCounts(pl.col("x"))})["x"]
+        present = [float(v) for v in values if v is not None]
+        assert found == (statistics.median(present) if present else None)
+
+    check()

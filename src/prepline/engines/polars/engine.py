@@ -9,7 +9,7 @@ import polars as pl
 
 from prepline.engines.base import REJECTED, ROW, Counter, EngineResult, InputSource, RunRequest
 from prepline.engines.polars.read import Scan, scan
-from prepline.engines.polars.steps import JSON_CHECK, Compiler, Plan, json_problems
+from prepline.engines.polars.steps import JSON_CHECK, Compiler, MedianByCounts, Plan, json_problems
 from prepline.errors import DataError, EngineError, InputError
 from prepline.recipe import model as m
 from prepline.recipe.model import STEP_MODELS
@@ -49,10 +49,9 @@ class PolarsEngine:
         t0 = time.perf_counter()
         statistics: dict[str, dict[str, Any]] = {}
 
-        def stats(label: str, frame: pl.LazyFrame, wanted: dict[str, pl.Expr]) -> dict[str, Any]:
+        def stats(label: str, frame: pl.LazyFrame, wanted: dict[str, Any]) -> dict[str, Any]:
             if label not in statistics:  # computed once, by the main compile; the audit reuses them
-                row = frame.select([e.alias(k) for k, e in wanted.items()]).collect(engine=ENGINE)
-                statistics[label] = row.row(0, named=True) if row.height else dict.fromkeys(wanted)
+                statistics[label] = _statistics(frame, wanted)
             return statistics[label]
 
         with _polars_errors(request):
@@ -146,6 +145,42 @@ class PolarsEngine:
 
 
 FILLED = "missing values of "
+
+
+def _statistics(frame: pl.LazyFrame, wanted: dict[str, Any]) -> dict[str, Any]:
+    """Every statistic a fill step needs, in streaming passes that read only the columns involved."""
+    plain = {k: e for k, e in wanted.items() if not isinstance(e, MedianByCounts)}
+    counted = {k: e for k, e in wanted.items() if isinstance(e, MedianByCounts)}
+    queries = [frame.select([e.alias(k) for k, e in plain.items()])] if plain else []
+    queries += [
+        frame.select(m.values.alias("v")).drop_nulls().filter(pl.col("v").is_not_nan() if _is_float(frame, m) else True)
+        .group_by("v").agg(pl.len().alias("n"))
+        for m in counted.values()
+    ]
+    # one query at a time: collected together they would share a cached copy of the frame
+    results = [query.collect(engine=ENGINE) for query in queries]
+    found: dict[str, Any] = {}
+    if plain:
+        row = results[0]
+        found.update(row.row(0, named=True) if row.height else dict.fromkeys(plain))
+    for key, counts in zip(counted, results[1 if plain else 0:], strict=True):
+        found[key] = _median_of_counts(counts)
+    return found
+
+
+def _is_float(frame: pl.LazyFrame, median: Any) -> bool:
+    return frame.select(median.values).collect_schema().dtypes()[0].is_float()
+
+
+def _median_of_counts(counts: pl.DataFrame) -> float | None:
+    """pandas' median (the mean of the two middle values for an even count) from value counts."""
+    if counts.height == 0:
+        return None
+    ordered = counts.sort("v").with_columns(pl.col("n").cum_sum().alias("upto"))
+    total = int(ordered["upto"][-1])
+    middle = [(total - 1) // 2, total // 2]  # 0-based positions of the middle value(s)
+    values = [float(ordered.filter(pl.col("upto") > pos)["v"][0]) for pos in middle]
+    return (values[0] + values[1]) / 2
 
 
 def _with_filled_counts(fills: list[dict[str, Any]], labels: dict[str, tuple[str, str]], counts: dict[str, Any]) -> list[dict[str, Any]]:

@@ -31,10 +31,18 @@ from prepline.recipe.flow import aggregate_schema
 from prepline.recipe.jsonpath import parse_json_path
 from prepline.recipe.model import step_kind
 
-StatsFn = Callable[[str, pl.LazyFrame, dict[str, pl.Expr]], dict[str, Any]]  # (step label, frame, wanted)
+StatsFn = Callable[[str, pl.LazyFrame, dict[str, Any]], dict[str, Any]]  # (step label, frame, wanted)
 
 
 ALIVE = "__alive"
+
+
+@dataclass(frozen=True)
+class MedianByCounts:
+    """An exact median computed from the column's value counts (see engine._statistics): memory
+    grows with the number of distinct values, not rows, unlike ``Expr.median`` which holds the column."""
+
+    values: pl.Expr
 JSON_CHECK = "json_check"  # a count label: values the one-parse JSON path could not convert
 
 
@@ -231,7 +239,7 @@ class Compiler:
             present = self._present(column)
             self._count(label, f"missing values of {column!r} filled", present.is_null())
             if spec == "median":
-                wanted[column] = present.median()
+                wanted[column] = MedianByCounts(present)
             elif spec == "mean":
                 wanted[column] = present.mean()
             elif spec == "mode":
