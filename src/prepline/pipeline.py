@@ -100,11 +100,10 @@ def _quality(recipe: Recipe, source: Any, files: dict[str, Path], staging: Path,
     spec = recipe.report
     if not spec.enabled and not spec.baseline:
         return {}
+    from prepline.errors import PreplineError
     from prepline.quality import check_drift, profile_source, write_profiles
     from prepline.quality.profile import PROFILE_VERSION
     from prepline.storage import resolve_input
-
-    from prepline.errors import PreplineError
 
     t0 = time.perf_counter()
     bundle: dict[str, Any] = {"profile_version": PROFILE_VERSION, "input": None, "outputs": {}}

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import typer
-from tests.processing.conftest import request, s3_input
 from typer.testing import CliRunner
 
 from prepline.cli.cost_cmd import cost
 from prepline.errors import JobError, JobRequestError
 from prepline.processing import cost as costs
+from tests.processing.conftest import request, s3_input
 
 SEED = request("seed-example", [s3_input("data", "s3://bucket/in/", "/opt/ml/processing/input")],
                "s3://bucket/out/", ["python3", "x.py"], count=1, max_runtime=600)

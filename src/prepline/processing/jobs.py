@@ -70,9 +70,9 @@ class LocalJobs:
                     offsets[path] = offsets.get(path, 0) + complete
                 for line in data[:complete].decode("utf-8", errors="replace").splitlines():
                     yield f"[{path.stem}] {line}"
-            if not follow or self.store.get(name)["status"] in TERMINAL and all(
+            if not follow or (self.store.get(name)["status"] in TERMINAL and all(
                 offsets.get(p, 0) >= p.stat().st_size for p in self.log_files(name, instance)
-            ):
+            )):
                 return
             time.sleep(0.2)
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from prepline.errors import RecipeError, closest
 from prepline.recipe import model as m
-from prepline.recipe.expressions import ExpressionError, check_types, columns_used, infer_type, parse_expression
+from prepline.recipe.expressions import (
+    ExpressionError,
+    check_types,
+    columns_used,
+    infer_type,
+    parse_expression,
+)
 from prepline.recipe.types import NUMERIC
 
 Schema = dict[str, str]

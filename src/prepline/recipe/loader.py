@@ -180,10 +180,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
     path: list[Any] = []
     current = data
     for i, part in enumerate(loc):
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-            path.append(part)
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
             current = current[part]
             path.append(part)
         elif i == len(loc) - 1 and isinstance(current, dict) and isinstance(part, str) and not _is_tag(part):

@@ -174,7 +174,7 @@ class Compiler:
         for rule in step.check:
             check: dict[str, Any] = {"step": label, "rule": rule, "failing": None, "checked": None, "static": None}
             if rule.rule == "column_present":
-                check["static"] = rule.column in self.present or rule.column in self.schema and rule.column not in self.declared
+                check["static"] = rule.column in self.present or (rule.column in self.schema and rule.column not in self.declared)
             elif rule.rule == "row_count":
                 check["checked"] = self._tally(pl.lit(True))
             elif rule.rule == "unique" and rule.severity != "reject":
