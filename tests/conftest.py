@@ -41,6 +41,13 @@ def engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _spark_on_two_local_cores() -> Iterator[None]:
+    """Spark in tests: ``local[2]``; the engine makes its one session (UI off, UTC, ANSI off) on first use."""
+    os.environ.setdefault("PREPLINE_SPARK_MASTER", "local[2]")
+    yield
+
+
 def _java_available() -> bool:
     from shutil import which
 

@@ -14,6 +14,13 @@ COLUMNS = "id: int64\nname: string\nprofile: string"
 RAN_AGAIN = "ran again"
 
 
+def ran_again(engine: str, manifest: dict) -> bool:
+    """Polars decodes JSON in one pass and re-runs with row-level checks after an invalid value
+    (and says so in a note); Spark checks every row in its one pass and has nothing to re-run."""
+    notes = any(RAN_AGAIN in note for note in manifest["notes"])
+    return notes if engine == "polars" else not notes
+
+
 def _csv(profiles: list[str | None]) -> str:
     """A CSV with one row per profile text (None: an empty cell), quoted the way csv quotes it."""
     buffer = io.StringIO()
@@ -141,7 +148,7 @@ def test_null_policy_nulls_the_fields_and_counts_the_values(tmp_path, engine):
     [counter] = manifest["counters"]
     assert counter["step"] == "1:extract_json"
     assert counter["count"] == len(INVALID)
-    assert any(RAN_AGAIN in note for note in manifest["notes"])
+    assert ran_again(engine, manifest)
 
 
 def test_reject_policy_sends_rows_to_rejected_with_their_values(tmp_path, engine):
@@ -158,7 +165,7 @@ def test_reject_policy_sends_rows_to_rejected_with_their_values(tmp_path, engine
     ]
     assert manifest["outputs"]["rejected"]["rows"] == len(INVALID)
     assert manifest["outputs"]["out"]["rows"] == len(VALID)
-    assert any(RAN_AGAIN in note for note in manifest["notes"])
+    assert ran_again(engine, manifest)
 
 
 def test_rejected_csv_holds_the_original_text_byte_for_byte(tmp_path, engine):
@@ -189,7 +196,7 @@ def test_a_typed_field_reads_the_same_with_or_without_other_invalid_rows(tmp_pat
     beside, manifest = extract(_folder(tmp_path, "beside"), engine, [text, "[]"], fields, on_invalid="null")
     assert column(alone["out"], "n") == [n]
     assert column(beside["out"], "n") == [n, ""]
-    assert any(RAN_AGAIN in note for note in manifest["notes"])
+    assert ran_again(engine, manifest)
 
 
 def test_invalid_values_in_a_reject_step_do_not_fail_a_strict_step_on_another_column(tmp_path, engine):
