@@ -37,25 +37,63 @@ def run(tmp_path, engine):
     return summary, data, out
 
 
+SPLITS = ["train", "validation", "test"]
+PRIMITIVES = {pl.Int64: "int64", pl.Int32: "int32", pl.Float64: "float64", pl.Float32: "float32", pl.String: "string",
+              pl.Boolean: "bool", pl.Date: "date", pl.Datetime: "datetime"}
+
+
 def test_outputs_are_described_exactly(run):
     summary, _, out = run
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest == summary.manifest
-    assert list(manifest["outputs"]) == ["cleaned_data", "transformed_data", "department_statistics", "rejected"]
+    assert list(manifest["outputs"]) == ["cleaned_data", "transformed_data", *SPLITS, "department_statistics", "rejected"]
     for name, info in manifest["outputs"].items():
         path = out / info["path"]
-        assert info["path"] == f"{name}.csv"
-        assert info["format"] == "csv"
+        assert info["bytes"] == path.stat().st_size
+        assert info["sha256"] == _sha256(path)
+        assert list(info["schema"]) == info["columns"]
+        if name in SPLITS:
+            frame = pl.read_parquet(path)
+            assert (info["path"], info["format"]) == (f"{name}.parquet", "parquet")
+            assert info["columns"] == frame.columns
+            assert info["rows"] == frame.height
+            assert info["schema"] == {c: PRIMITIVES[t.base_type()] for c, t in frame.schema.items()}
+            assert info["parquet"]["compression"] == "zstd"
+            continue
+        assert (info["path"], info["format"]) == (f"{name}.csv", "csv")
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
         assert info["columns"] == rows[0]
         assert info["rows"] == len(rows) - 1
-        assert info["bytes"] == path.stat().st_size
-        assert info["sha256"] == _sha256(path)
+        assert info["csv"] == {"neutralize_formulas": True} and info["formulas_neutralized"] == 0
+    # the ids that reach the split (4 is rejected), by the reference hash
+    from prepline.recipe.split import part_index, split_hash, thresholds
+
+    bounds = thresholds([0.8, 0.1, 0.1])
+    parts = [SPLITS[part_index(split_hash(str(i)), bounds)] for i in (1, 2, 3, 5)]
     assert {n: i["rows"] for n, i in manifest["outputs"].items()} == {
-        "cleaned_data": 4, "transformed_data": 4, "department_statistics": 3, "rejected": 1,
+        "cleaned_data": 4, "transformed_data": 4, **{p: parts.count(p) for p in SPLITS},
+        "department_statistics": 3, "rejected": 1,
     }
+    assert manifest["outputs"]["rejected"]["schema"]["_row"] == "int64"
+    assert set(manifest["outputs"]["rejected"]["schema"].values()) == {"int64", "string"}
+    assert manifest["outputs"]["transformed_data"]["schema"]["address_length"] == "int64"
     assert sorted(p.name for p in out.iterdir()) == sorted([*(i["path"] for i in manifest["outputs"].values()), "_manifest.json", "profile.json", "report.html"])
+
+
+def test_the_split_is_recorded_with_fractions_asked_and_obtained(run):
+    manifest = run[0].manifest
+    (split,) = manifest["splits"]
+    assert (split["step"], split["by"], split["stratify"], split["hash"]) == ("9:split", ["id"], "department", "prepline-split-v1")
+    assert split["rows"] == 4
+    rows = {name: manifest["outputs"][name]["rows"] for name in SPLITS}
+    assert split["parts"] == {name: {"asked": asked, "rows": rows[name], "obtained": rows[name] / 4}
+                              for name, asked in zip(SPLITS, [0.8, 0.1, 0.1], strict=True)}
+    strata = {s["value"]: s for s in split["strata"]}
+    assert set(strata) == {"HR", "Sales", "Unknown"}
+    assert sum(s["rows"] for s in strata.values()) == 4
+    for name in SPLITS:
+        assert sum(s["parts"][name]["rows"] for s in strata.values()) == rows[name]
 
 
 def test_recipe_input_engine_and_output_are_recorded(run, engine):
@@ -87,6 +125,7 @@ def test_fills_counters_and_timings(run):
     assert manifest["counters"] == [
         {"step": "6:bin", "what": "values of 'salary' outside every bin (set to null in 'salary_category')", "count": 1},
         {"step": "7:bin", "what": "values of 'age' outside every bin (set to null in 'age_group')", "count": 0},
+        {"step": "9:split", "what": "rows whose split key (id) is missing (hashed as empty text)", "count": 0},
     ]
     # Polars decodes JSON in one pass and says when it had to re-run with row-level checks; Spark checks rows in its one pass
     rerun = ["some JSON values did not decode in one pass; the recipe ran again with row-level JSON checks"]

@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from prepline.errors import InputError
@@ -21,7 +22,8 @@ ROWS = [
     "2,Bob,,61000,2019-05-06,,HR,\n",
     '3,Cy,58,,2018-07-08,"{""address"": ""2 Side St""}",,200.5\n',
 ]
-OUTPUTS = ["cleaned_data.csv", "transformed_data.csv", "department_statistics.csv", "rejected.csv"]
+OUTPUTS = ["cleaned_data.csv", "transformed_data.csv", "department_statistics.csv", "rejected.csv",
+           "train.parquet", "validation.parquet", "test.parquet"]
 
 
 @pytest.fixture
@@ -60,7 +62,10 @@ def test_s3_input_and_output(s3, s3_bucket):
         content = _get(s3, s3_bucket, f"processed/run-1/{info['path']}")
         assert info["sha256"] == hashlib.sha256(content).hexdigest(), name
         assert info["bytes"] == len(content)
-        assert info["rows"] == len(_rows(content))
+        if info["format"] == "parquet":
+            assert info["rows"] == pl.read_parquet(io.BytesIO(content)).height
+        else:
+            assert info["rows"] == len(_rows(content))
     cleaned = _rows(_get(s3, s3_bucket, "processed/run-1/cleaned_data.csv"))
     assert [r["department"] for r in cleaned] == ["Sales", "HR", "Unknown"]
 
@@ -88,3 +93,22 @@ def test_a_prefix_without_the_trailing_slash_is_read_as_a_folder(s3, s3_bucket, 
     s3.put_object(Bucket=s3_bucket, Key="raw/part-2.csv", Body=(HEADER + ROWS[1]).encode())
     summary = run_recipe(RECIPE, f"s3://{s3_bucket}/raw", str(tmp_path / "out"))
     assert summary.manifest["rows_in"] == 2
+
+
+def test_a_partitioned_output_is_uploaded_file_by_file_before_the_manifest(s3, s3_bucket, tmp_path):
+    from prepline.recipe import parse_recipe
+
+    s3.put_object(Bucket=s3_bucket, Key="raw/employees.csv", Body=(HEADER + "".join(ROWS)).encode())
+    recipe = parse_recipe(
+        "name: t\ninput: {format: csv, columns: {id: int64, name: string, department: string}, extra_columns: drop}\n"
+        "steps:\n  - output: {name: people, format: parquet, parquet: {partition_by: department}}\n",
+        source=str(tmp_path / "r.yaml"),
+    )
+    manifest = run_recipe(recipe, f"s3://{s3_bucket}/raw/employees.csv", f"s3://{s3_bucket}/out/").manifest
+    people = manifest["outputs"]["people"]
+    assert people["path"] == "people/"
+    assert _keys(s3, s3_bucket, "out/people/") == sorted(f"out/{f['path']}" for f in people["files"])
+    for entry in people["files"]:
+        assert hashlib.sha256(_get(s3, s3_bucket, f"out/{entry['path']}")).hexdigest() == entry["sha256"]
+    assert {f["path"].split("/")[1] for f in people["files"]} == {
+        "department=Sales", "department=HR", "department=__HIVE_DEFAULT_PARTITION__"}

@@ -28,5 +28,5 @@ def test_inputs_are_not_modified_and_credentials_leave_no_trace(tmp_path, monkey
     manifest = json.loads((out / "_manifest.json").read_text())
     assert set(manifest) == {
         "manifest_version", "prepline_version", "created_at", "recipe", "input", "output", "engine",
-        "rows_in", "outputs", "fills", "counters", "notes", "timings_s", "rules",
+        "rows_in", "outputs", "splits", "fills", "counters", "notes", "timings_s", "rules",
     }

@@ -2,12 +2,20 @@
 
 A reader treats an output folder or prefix without a manifest as incomplete:
 the manifest is always written (and uploaded) last.
+
+Each output is described by its file (``path``, ``bytes``, ``sha256``), its rows, its columns
+and their types (``schema``, the recipe's type names), and how it was written: CSV outputs say
+whether formula cells were neutralized and how many; Parquet outputs give their options. A
+partitioned Parquet output's ``path`` is a folder (``train/``), whose files are listed with
+their own size and hash; its ``sha256`` is that of the listing (``<sha256>  <path>`` lines, as
+``sha256sum`` prints them, sorted by path). Each split step is recorded under ``splits``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +23,8 @@ from typing import Any
 
 from prepline import __version__
 from prepline.engines.base import EngineResult, InputSource
+from prepline.recipe.model import Recipe, SplitStep, WriteSpec
+from prepline.recipe.split import HASH_NAME
 from prepline.storage import MANIFEST, fingerprint, sha256_file
 
 SCHEMA_VERSION = 1
@@ -38,21 +48,41 @@ def build_manifest(
     result: EngineResult,
     columns: dict[str, list[str]],
     seconds: dict[str, float],
+    schemas: dict[str, dict[str, str]] | None = None,
+    writes: dict[str, WriteSpec] | None = None,
+    splits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     files = result.files
+    folder = next(iter(files.values())).parent if files else None
+    parts = {name: _files_of(path) for name, path in files.items()}
+    every = [f for group in parts.values() for f in group]
     with ThreadPoolExecutor(max_workers=4) as pool:  # hashlib releases the GIL: hash files in parallel
-        digests = dict(zip(files, pool.map(sha256_file, files.values()), strict=True))
-    outputs = {
-        name: {
-            "path": path.name,
-            "format": output_format,
+        digests = dict(zip(every, pool.map(sha256_file, every), strict=True))
+    outputs: dict[str, Any] = {}
+    for name, path in files.items():
+        write = (writes or {}).get(name)
+        entry: dict[str, Any] = {
+            "path": path.name + "/" if path.is_dir() else path.name,
+            "format": write.format if write else output_format,
             "rows": result.rows_out.get(name),
             "columns": columns.get(name, []),
-            "bytes": path.stat().st_size,
-            "sha256": digests[name],
+            "schema": (schemas or {}).get(name, {}),
+            "bytes": sum(f.stat().st_size for f in parts[name]),
         }
-        for name, path in files.items()
-    }
+        if path.is_dir():
+            assert folder is not None
+            listing = [{"path": f.relative_to(folder).as_posix(), "bytes": f.stat().st_size, "sha256": digests[f]}
+                       for f in parts[name]]
+            entry["sha256"] = hashlib.sha256("".join(f"{i['sha256']}  {i['path']}\n" for i in listing).encode()).hexdigest()
+            entry["files"] = listing
+        else:
+            entry["sha256"] = digests[path]
+        if write is not None and write.format == "csv":
+            entry["csv"] = write.csv.model_dump()
+            entry["formulas_neutralized"] = result.neutralized.get(name, 0)
+        elif write is not None:
+            entry["parquet"] = write.parquet.model_dump()
+        outputs[name] = entry
     return {
         "manifest_version": SCHEMA_VERSION,
         "prepline_version": __version__,
@@ -63,11 +93,73 @@ def build_manifest(
         "engine": {"name": engine_name, "version": engine_version},
         "rows_in": result.rows_in,
         "outputs": outputs,
+        "splits": splits or [],
         "fills": result.fill_values,
         "counters": [c.as_dict() for c in result.counters],
         "notes": result.notes,
         "timings_s": seconds,
     }
+
+
+def split_records(recipe: Recipe, result: EngineResult) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each split step's fractions, asked and obtained (per stratum too), and notes on the ones that stray.
+
+    A hash split matches the fractions up to chance: a part of fraction ``f`` of ``n`` rows gets
+    ``f * n`` rows give or take ``sqrt(f * (1 - f) * n)``. A fraction further off than three times
+    that (plus one row) is noted: a stratum too small to split as asked, or keys shared by many rows
+    (rows with one key stay together).
+    """
+    records, notes = [], []
+    for entry in result.splits:
+        label = entry["step"]
+        step = recipe.steps[int(label.split(":", 1)[0]) - 1]
+        assert isinstance(step, SplitStep)
+        spec = step.split
+        rows = {name: int(result.rows_out.get(name) or 0) for name in spec.parts}
+        total = sum(rows.values())
+        record: dict[str, Any] = {
+            "step": label, "by": spec.key_columns(), "hash": HASH_NAME, "stratify": spec.stratify, "rows": total,
+            "parts": {name: {"asked": fraction, "rows": rows[name], "obtained": _share(rows[name], total)}
+                      for name, fraction in spec.parts.items()},
+        }
+        notes += _strays(label, "", spec.parts, rows, total)
+        if entry.get("strata") is not None:
+            record["strata"] = []
+            for stratum in entry["strata"]:
+                n = sum(stratum["rows"].values())
+                record["strata"].append({
+                    "value": stratum["value"], "rows": n,
+                    "parts": {name: {"rows": r, "obtained": _share(r, n)} for name, r in stratum["rows"].items()},
+                })
+                where = f" in stratum {spec.stratify}={stratum['value']!r}"
+                notes += _strays(label, where, spec.parts, stratum["rows"], n)
+        records.append(record)
+    return records, notes
+
+
+def _share(rows: int, total: int) -> float | None:
+    return round(rows / total, 6) if total else None
+
+
+def _strays(label: str, where: str, asked: dict[str, float], rows: dict[str, int], total: int) -> list[str]:
+    notes = []
+    for name, fraction in asked.items():
+        if not total:
+            continue
+        got = rows.get(name, 0) / total
+        if abs(got - fraction) > 3 * math.sqrt(fraction * (1 - fraction) / total) + 1 / total:
+            notes.append(
+                f"{label}: part {name!r}{where} has {rows.get(name, 0):,} of {total:,} rows ({got:.1%}; asked "
+                f"{fraction:.1%}): too few rows to split as asked, or rows sharing a key (they stay together)"
+            )
+    return notes
+
+
+def _files_of(path: Path) -> list[Path]:
+    """An output's files: itself, or a partitioned output's data files in path order."""
+    if not path.is_dir():
+        return [path]
+    return sorted((p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:

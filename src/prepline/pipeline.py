@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from prepline.engines import check_capabilities, get_engine
-from prepline.engines.base import RunRequest
-from prepline.manifest import build_manifest, recipe_digest, write_manifest
+from prepline.engines.base import ROW, RunRequest
+from prepline.manifest import build_manifest, recipe_digest, split_records, write_manifest
 from prepline.recipe import Recipe, load_recipe
+from prepline.recipe.flow import output_schemas
 from prepline.storage import resolve_input, staged_output
 
 
@@ -43,7 +44,7 @@ def run_recipe(
     # the hash of the file's bytes (read_text would turn CRLF into LF), so `sha256sum recipe.yaml` matches
     recipe_bytes = Path(recipe.source).read_bytes() if Path(recipe.source).is_file() else recipe.model_dump_json().encode()
     backend = get_engine(engine, **(engine_options or {}))
-    check_capabilities(backend, recipe)
+    check_capabilities(backend, recipe, output_format)  # type: ignore[arg-type]
     source = resolve_input(input_uri, recipe.input.format)
     with staged_output(output_uri) as staging:
         result = backend.run(RunRequest(recipe=recipe, source=source, output_dir=staging, output_format=output_format))  # type: ignore[arg-type]
@@ -51,6 +52,11 @@ def run_recipe(
         seconds = dict(result.seconds)
         quality = _quality(recipe, source, result.files, staging, seconds)
         seconds["wall"] = round(time.perf_counter() - started, 4)
+        columns = output_columns(result.files, output_schemas(recipe))
+        # the types as written (the engine's); the recipe's where an engine does not say
+        schemas = {name: result.schemas.get(name) or _declared_schema(recipe, name, columns[name]) for name in result.files}
+        splits, split_notes = split_records(recipe, result)
+        result.notes.extend(split_notes)
         manifest = build_manifest(
             recipe_name=recipe.name,
             recipe_source=recipe.source,
@@ -61,8 +67,11 @@ def run_recipe(
             engine_name=backend.name,
             engine_version=backend.version(),
             result=result,
-            columns=output_columns(result.files),
+            columns=columns,
             seconds=seconds,
+            schemas=schemas,
+            writes={name: recipe.write_spec(name, output_format) for name in result.files},  # type: ignore[arg-type]
+            splits=splits,
         )
         manifest["rules"] = result.rules
         if quality.get("drift") is not None:
@@ -112,6 +121,8 @@ def _quality(recipe: Recipe, source: Any, files: dict[str, Path], staging: Path,
     except PreplineError:
         bundle["input"] = None
     for name, path in files.items():
+        if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+            continue  # a partitioned output without rows has no file to profile
         bundle["outputs"][name] = profile_source(resolve_input(str(path)), name, head_rows=spec.profile_rows)
     write_profiles(staging, bundle)
     drift = None
@@ -138,14 +149,28 @@ def _write_report(staging: Path, manifest: dict[str, Any], quality: dict[str, An
         write_manifest(staging, manifest)
 
 
-def output_columns(files: dict[str, Path]) -> dict[str, list[str]]:
-    """Each written file's column names, read from its header or Parquet schema."""
+def output_columns(files: dict[str, Path], schemas: dict[str, dict[str, str]] | None = None) -> dict[str, list[str]]:
+    """Each written file's column names, read from its header or Parquet schema.
+
+    A partitioned output (a folder) has its partition column in the folder names, not in the
+    files: its columns are the recipe's, in the recipe's order.
+    """
     import polars as pl
 
     columns = {}
     for name, path in files.items():
-        if path.suffix == ".parquet":
+        if path.is_dir():
+            columns[name] = list((schemas or {}).get(name, {}))
+        elif path.suffix == ".parquet":
             columns[name] = list(pl.read_parquet_schema(path))
         else:
             columns[name] = pl.scan_csv(path, n_rows=0, infer_schema=False).collect_schema().names()
     return columns
+
+
+def _declared_schema(recipe: Recipe, name: str, columns: list[str]) -> dict[str, str]:
+    """An output's types as the recipe declares them; the rejected rows: the row number, then text."""
+    declared = output_schemas(recipe).get(name)
+    if declared is not None:
+        return declared
+    return {c: "int64" if c == ROW else "string" for c in columns}

@@ -2,13 +2,20 @@
 
 Inputs are only ever read. Outputs are staged in a private folder and published
 in one step: locally by renaming the folder into place (the previous outputs
-stay intact until then), on S3 by uploading every file and the manifest last,
-so a reader that finds ``_manifest.json`` finds a complete set.
+stay intact until then), on S3 by removing an earlier manifest, uploading every
+file and the manifest last, so a reader that finds ``_manifest.json`` finds a
+complete set.
+
+S3 requests are retried (``PREPLINE_S3_MAX_ATTEMPTS`` tries, 5 by default) with
+exponential backoff and jitter, by boto3's ``standard`` retry mode and by Polars'
+object store alike: throttling, 5xx answers, refused, reset and timed-out
+connections. What still fails is reported as a transient :class:`StorageError`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -20,8 +27,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
+from prepline import settings
 from prepline.engines.base import InputSource
-from prepline.errors import InputError, OutputError, StorageError
+from prepline.errors import InputError, OutputError, PreplineError, StorageError
 
 MANIFEST = "_manifest.json"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -58,18 +66,27 @@ def parse_uri(uri: str) -> Location:
 
 
 def s3_client(session: Any = None) -> Any:
-    """A boto3 S3 client configured the standard way (profile, region, AWS_ENDPOINT_URL)."""
+    """A boto3 S3 client configured the standard way (profile, region, AWS_ENDPOINT_URL), with retries."""
     import boto3
 
-    return (session or boto3.session.Session()).client("s3")
+    return (session or boto3.session.Session()).client("s3", config=s3_config())
 
 
-def polars_storage_options(session: Any = None) -> dict[str, str]:
+def s3_config() -> Any:
+    """botocore's settings for S3 clients: the standard retry mode (exponential backoff with jitter,
+    retrying throttling, 5xx and connection errors) and bounded timeouts, so a dead endpoint fails."""
+    from botocore.config import Config
+
+    return Config(retries={"max_attempts": settings.s3_attempts(), "mode": "standard"},
+                  connect_timeout=10, read_timeout=60)
+
+
+def polars_storage_options(session: Any = None) -> dict[str, Any]:
     """Credentials and endpoint for Polars' object store, taken from the same boto3 chain."""
     import boto3
 
     session = session or boto3.session.Session()
-    options: dict[str, str] = {}
+    options: dict[str, Any] = {}
     credentials = session.get_credentials()
     if credentials is None:
         raise StorageError(
@@ -82,6 +99,11 @@ def polars_storage_options(session: Any = None) -> dict[str, str]:
     if frozen.token:
         options["aws_session_token"] = frozen.token
     options["aws_region"] = session.region_name or "us-east-1"
+    # Polars' object store retries as boto3 does: the same number of tries, exponential backoff
+    options["max_retries"] = settings.s3_attempts() - 1
+    options["retry_init_backoff_ms"] = 100
+    options["retry_max_backoff_ms"] = 5000
+    options["retry_timeout_ms"] = 120_000
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         options["aws_endpoint_url"] = endpoint
@@ -91,9 +113,24 @@ def polars_storage_options(session: Any = None) -> dict[str, str]:
     return options
 
 
+TRANSIENT = frozenset({
+    "SlowDown", "Throttling", "RequestTimeout", "InternalError", "ServiceUnavailable", "500", "502", "503", "504",
+    "EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError",
+    "ProtocolError", "ConnectionError", "ResponseStreamingError",
+})
+
+
 def _s3_error(exc: Exception, action: str, uri: str) -> StorageError:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-    transient = code in {"SlowDown", "Throttling", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", type(exc).__name__)
+    transient = code in TRANSIENT
+    if transient:
+        return StorageError(
+            f"cannot {action} {uri}: {code} ({exc}), still failing after retries with backoff "
+            f"({settings.s3_attempts()} tries per request)",
+            hint=f"the S3 endpoint is unreachable or overloaded: check the network or AWS_ENDPOINT_URL and run again "
+            f"(more tries: {settings.S3_ATTEMPTS_VAR})",
+            transient=True,
+        )
     hints = {
         "NoSuchBucket": "check the bucket name; `aws s3 ls` lists the buckets you can see",
         "AccessDenied": "the credentials in use lack permission for this S3 action on this bucket",
@@ -102,6 +139,23 @@ def _s3_error(exc: Exception, action: str, uri: str) -> StorageError:
         "404": "check the key; `aws s3 ls` the prefix to see what is there",
     }
     return StorageError(f"cannot {action} {uri}: {code}", hint=hints.get(code), transient=transient)
+
+
+def object_store_error(exc: BaseException, uri: str) -> StorageError | None:
+    """The StorageError for a failure of Polars' object store (an OSError whose text says so), or None."""
+    text = str(exc)
+    if not isinstance(exc, OSError) or ("object-store error" not in text and "Generic S3 error" not in text):
+        return None
+    first = " ".join(line.strip() for line in text.strip().splitlines()[:1])
+    if isinstance(exc, (FileNotFoundError, PermissionError)) or "403" in text or "404" in text:
+        return StorageError(f"cannot read {uri}: {first}", hint="check the URI and the credentials' permissions")
+    return StorageError(
+        f"cannot read {uri}: the S3 endpoint still failed after retries with backoff "
+        f"({settings.s3_attempts()} tries per request: {first})",
+        hint="check the network or AWS_ENDPOINT_URL and run again "
+        f"(more tries: {settings.S3_ATTEMPTS_VAR}); nothing was published",
+        transient=True,
+    )
 
 
 # --- inputs --------------------------------------------------------------------------------------
@@ -240,8 +294,33 @@ def staged_output(uri: str) -> Iterator[Path]:
             _publish_local(staging, Path(loc.path))
         else:
             _publish_s3(staging, loc)
+    except OSError as exc:  # writing into the staging folder: a full disk, a quota, a read-only file system
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) and not _disk_full(str(exc)):
+            raise
+        raise _write_error(uri, staging, str(exc)) from None
+    except PreplineError as exc:
+        if _disk_full(str(exc)):  # an engine's sink failed the same way, in the library's words
+            raise _write_error(uri, staging, str(exc)) from None
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _disk_full(text: str) -> bool:
+    lowered = text.lower()
+    return "no space left on device" in lowered or "os error 28" in lowered or "disk quota exceeded" in lowered
+
+
+def _write_error(uri: str, staging: Path, text: str) -> OutputError:
+    first = text.strip().splitlines()[0] if text.strip() else "write failed"
+    if _disk_full(text):
+        return OutputError(
+            f"cannot write the outputs of {uri}: the disk holding {staging.parent} is full ({first}); "
+            "nothing was published and earlier outputs are intact",
+            hint="free space there, or write elsewhere (--output); the staging folder was removed",
+        )
+    return OutputError(f"cannot write the outputs of {uri}: {first}; nothing was published",
+                       hint=f"check that {staging.parent} is writable and has space")
 
 
 def _umask() -> int:
@@ -279,9 +358,16 @@ def _publish_s3(staging: Path, loc: Location) -> None:
     prefix = loc.path if not loc.path or loc.path.endswith("/") else loc.path + "/"
     files = sorted(p for p in staging.rglob("*") if p.is_file())
     ordered = [p for p in files if p.name != MANIFEST] + [p for p in files if p.name == MANIFEST]
+    try:  # an earlier run's manifest must not vouch for files this run is replacing
+        client.delete_object(Bucket=loc.bucket, Key=prefix + MANIFEST)
+    except Exception as exc:
+        raise _s3_error(exc, "replace the manifest of", f"s3://{loc.bucket}/{prefix}") from None
     for path in ordered:
         key = prefix + path.relative_to(staging).as_posix()
         try:
             client.upload_file(str(path), loc.bucket, key)
         except Exception as exc:
-            raise _s3_error(exc, "upload to", f"s3://{loc.bucket}/{key}") from None
+            error = _s3_error(exc, "upload to", f"s3://{loc.bucket}/{key}")
+            error.message += (f"; the outputs were not published: s3://{loc.bucket}/{prefix} has no {MANIFEST}, "
+                              "so readers treat it as incomplete")
+            raise error from None

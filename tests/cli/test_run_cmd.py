@@ -25,7 +25,8 @@ id,name,age,salary,hire_date,profile,department,bonus
 2,Bob,,61000,2019-05-06,,HR,
 3,Cy,58,,2018-07-08,"{""address"": ""2 Side St""}",,200.5
 """
-OUTPUTS = ["cleaned_data", "transformed_data", "department_statistics", "rejected"]
+OUTPUTS = ["cleaned_data", "transformed_data", "department_statistics", "rejected"]  # written as --format says
+SPLITS = ["train", "validation", "test"]  # Parquet whatever --format says (the recipe's split sets format: parquet)
 
 
 @pytest.fixture
@@ -47,7 +48,8 @@ def test_run_writes_every_output_and_the_manifest(tmp_path, data):
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(RECIPE), "--input", str(data), "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.csv" for n in OUTPUTS] + ["_manifest.json", "profile.json", "report.html"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{n}.csv" for n in OUTPUTS] + [f"{n}.parquet" for n in SPLITS] + ["_manifest.json", "profile.json", "report.html"])
     assert "employees: 3 rows in" in result.output
     assert (out / "department_statistics.csv").read_text() == (
         "Department,Average Salary,Average Age\n"
@@ -65,7 +67,7 @@ def test_json_prints_the_manifest(tmp_path, data):
     printed = json.loads(result.output)
     assert printed == json.loads((out / "_manifest.json").read_text())
     assert printed["rows_in"] == 3
-    assert list(printed["outputs"]) == OUTPUTS
+    assert list(printed["outputs"]) == [*OUTPUTS[:2], *SPLITS, *OUTPUTS[2:]]
 
 
 def test_parquet_outputs_hold_the_same_values_as_csv(tmp_path, data):

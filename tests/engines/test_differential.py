@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ pytestmark = [
 ]
 
 REL_TOL = 1e-9
+NUMBER = re.compile(r"(-?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|NaN))")  # a float as the engines print it, within text
 # Spark needs a few seconds per run even on ten rows: each example is up to 40 rows instead.
 # PREPLINE_DIFFERENTIAL_EXAMPLES=200 runs a longer search (minutes).
 EXAMPLES = int(os.environ.get("PREPLINE_DIFFERENTIAL_EXAMPLES", "10"))
@@ -218,13 +220,15 @@ def _run(folder: Path, data: str, engine: str) -> tuple[dict[str, Any], Path] | 
 
 
 def _read(path: Path) -> list[list[str]]:
+    if path.suffix == ".parquet":  # as text through one writer, so only the values can differ
+        import polars as pl
+
+        return list(csv.reader(io.StringIO(pl.read_parquet(path).write_csv())))
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.reader(handle))
 
 
-def _same_cell(a: str, b: str) -> bool:
-    if a == b:
-        return True
+def _same_number(a: str, b: str) -> bool:
     try:
         x, y = float(a), float(b)
     except ValueError:
@@ -232,6 +236,19 @@ def _same_cell(a: str, b: str) -> bool:
     if math.isnan(x) or math.isnan(y):
         return math.isnan(x) and math.isnan(y)
     return math.isclose(x, y, rel_tol=REL_TOL, abs_tol=0.0)
+
+
+def _same_cell(a: str, b: str) -> bool:
+    """Equal text, or equal but for how a float's digits are printed, alone or inside text.
+
+    Java 17 prints some doubles with a digit more than the shortest that reads back (5e-324 is
+    "4.9e-324"): a float concatenated into a text keeps those digits (see engines/spark/__init__.py).
+    """
+    if a == b or _same_number(a, b):
+        return True
+    mine, theirs = NUMBER.split(a), NUMBER.split(b)  # text, number, text, number, ..., text
+    return len(mine) == len(theirs) > 1 and all(
+        x == y if i % 2 == 0 else _same_number(x, y) for i, (x, y) in enumerate(zip(mine, theirs, strict=True)))
 
 
 def assert_same_outputs(polars: tuple[Any, Any], spark: tuple[Any, Any]) -> None:
@@ -282,7 +299,11 @@ def test_spark_matches_polars_on_random_data(workdir: Path, rows: list[tuple[Any
 def test_the_employees_recipe_gives_the_same_files_on_both_engines(tmp_path: Path) -> None:
     if not MOCK_DATA.is_file():
         pytest.skip(f"{MOCK_DATA} is not available")
-    recipe = REPO / "examples" / "employees" / "recipe.yaml"
+    from prepline.recipe import load_recipe
+
+    recipe = load_recipe(REPO / "examples" / "employees" / "recipe.yaml")
+    # what is compared is the engines' outputs and counts; the report (Polars reading those outputs) is not
+    recipe = recipe.model_copy(update={"report": recipe.report.model_copy(update={"enabled": False})})
     results = {}
     for engine in ("polars", "spark"):
         out = tmp_path / engine
@@ -290,5 +311,7 @@ def test_the_employees_recipe_gives_the_same_files_on_both_engines(tmp_path: Pat
     assert_same_outputs(results["polars"], results["spark"])
     polars_manifest, polars_out = results["polars"]
     for info in polars_manifest["outputs"].values():
+        if info["format"] != "csv":  # Parquet: the same values (compared above), the writers' own bytes
+            continue
         # the seed's data has no float whose digits the engines print differently: the same bytes
         assert (tmp_path / "spark" / info["path"]).read_bytes() == (polars_out / info["path"]).read_bytes(), info["path"]

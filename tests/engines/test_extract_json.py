@@ -208,3 +208,10 @@ def test_invalid_values_in_a_reject_step_do_not_fail_a_strict_step_on_another_co
 """)
     assert [(r["k"], r["address"]) for r in outputs["out"]] == [("a", "x")]
     assert column(outputs["rejected"], "_row") == ["2"]
+
+
+def test_a_repeated_key_keeps_its_last_value_as_json_loads_does(tmp_path, engine):
+    profiles = ['{"address": "first", "n": 1, "address": "second"}', '{"address": "only", "n": 2}']
+    outputs, _ = extract(tmp_path, engine, profiles, FIELDS)
+    assert column(outputs["out"], "address") == ["second", "only"]
+    assert column(outputs["out"], "n") == ["1", "2"]

@@ -352,7 +352,8 @@ def test_the_employees_recipe_runs_as_a_job(tmp_path, home, mock_data):
     manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
     assert manifest["rows_in"] == 20000
     assert {n: o["rows"] for n, o in manifest["outputs"].items()} == {
-        "cleaned_data": 20000, "transformed_data": 20000, "department_statistics": 5, "rejected": 0}
+        "cleaned_data": 20000, "transformed_data": 20000, "train": 15984, "validation": 1997, "test": 2019,
+        "department_statistics": 5, "rejected": 0}
 
 
 def test_a_recipe_job_with_a_bad_input_reports_why(tmp_path, home):

@@ -175,7 +175,7 @@ def test_several_problems_are_all_listed_in_file_order(tmp_path):
 
 def test_a_recipe_that_writes_nothing(tmp_path):
     err = _error(tmp_path, "- drop: [age]")
-    assert "the recipe writes nothing: add an `output` or `aggregate` step" in err.message
+    assert "the recipe writes nothing: add an `output`, `aggregate` or `split` step" in err.message
 
 
 def test_a_missing_recipe_file(tmp_path):
@@ -196,7 +196,7 @@ def test_validate_prints_the_columns_after_each_step():
     assert result.exit_code == 0, result.output
     assert f"{EMPLOYEES}: valid" in result.output
     assert "extract_json" in result.output and "aggregate" in result.output
-    assert "outputs: cleaned_data, transformed_data, department_statistics, rejected" in result.output
+    assert "outputs: cleaned_data, transformed_data, train, validation, test, department_statistics, rejected" in result.output
 
 
 def test_validate_json():
@@ -204,8 +204,8 @@ def test_validate_json():
     assert result.exit_code == 0
     report = json.loads(result.output)
     assert report["valid"] is True
-    assert report["steps"] == ["check", "extract_json", "fill", "output", "derive", "bin", "bin", "output", "aggregate"]
-    assert report["outputs"] == ["cleaned_data", "transformed_data", "department_statistics", "rejected"]
+    assert report["steps"] == ["check", "extract_json", "fill", "output", "derive", "bin", "bin", "output", "split", "aggregate"]
+    assert report["outputs"] == ["cleaned_data", "transformed_data", "train", "validation", "test", "department_statistics", "rejected"]
     assert list(report["final_columns"])[-3:] == ["address_length", "salary_category", "age_group"]
 
 

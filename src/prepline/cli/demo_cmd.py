@@ -1,7 +1,8 @@
 """`prepline demo`: the main job on a fresh machine, end to end, in a working folder.
 
 Sample data -> the employees recipe run as a local SageMaker Processing job
-(file:// URIs, the container's /opt/ml layout) -> a summary of what came out.
+(file:// URIs, the container's /opt/ml layout) -> a summary of what came out, with the
+train/validation/test split: the fractions obtained and where a training job finds each part.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -70,8 +71,33 @@ def demo(
     error = job_error(job)
     if error:
         raise error
-    print_run_summary(read_manifest(output), str(output))
+    manifest = read_manifest(output)
+    print_run_summary(manifest, str(output))
+    print_splits(manifest, output)
     out.stdout.print(
         f"demo finished in {time.perf_counter() - started:.1f} s. Next: prepline job logs {name}; "
         f"the request is {workdir / 'job.json'}"
     )
+
+
+def print_splits(manifest: dict[str, Any], folder: Path) -> None:
+    """Each split's parts: the fractions asked and obtained, the file, and the training channel it makes."""
+    from rich.table import Table
+
+    for split in manifest.get("splits") or []:
+        table = Table(title=f"split {split['step']}: {split['rows']:,} rows by a hash of {', '.join(split['by'])}, "
+                      f"files in {folder}", title_justify="left")
+        for column in ("part", "asked", "obtained", "rows", "file", "a training job reads it in"):
+            table.add_column(column, justify="right" if column in ("asked", "obtained", "rows") else "left")
+        for name, part in split["parts"].items():
+            info = manifest["outputs"][name]
+            obtained = f"{part['obtained']:.2%}" if part["obtained"] is not None else "-"
+            table.add_row(name, f"{part['asked']:.0%}", obtained, f"{part['rows']:,}", info["path"],
+                          f"/opt/ml/input/data/{name}/")
+        out.stdout.print(table)
+        strata = split.get("strata") or []
+        if strata:
+            worst = max(abs(s["parts"][n]["obtained"] - p["asked"]) for s in strata for n, p in split["parts"].items()
+                        if s["parts"][n]["obtained"] is not None)
+            out.stdout.print(f"per {split['stratify']}: {len(strata)} values, each within {worst:.1%} of the fractions "
+                             f"asked (see splits in _manifest.json)")

@@ -124,11 +124,12 @@ def create(
     input: Annotated[str | None, typer.Option("--input", "-i", help="Input data: s3://... (or file:// for local runs).")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Output prefix; the job writes under <output>/<job name>/.")] = None,
     role: Annotated[str | None, typer.Option("--role", help="The processing role's ARN.", envvar="PREPLINE_ROLE_ARN")] = None,
-    image: Annotated[str | None, typer.Option("--image", help="The processing image URI.", envvar="PREPLINE_IMAGE_URI")] = None,
+    image: Annotated[str | None, typer.Option("--image", help="The processing image URI. Default: polars, $PREPLINE_IMAGE_URI or the stack's; spark, the region's sagemaker-spark-processing image.", show_default=False)] = None,
+    engine: Annotated[str, typer.Option("--engine", "-e", help="polars (prepline's image, one process per instance) or spark (SageMaker's Spark container, one cluster across the instances).")] = "polars",
     stack: Annotated[str | None, typer.Option("--stack", help="Fill role, image, input, output, code URI and name prefix from this CDK stack's outputs.")] = None,
     stack_file: Annotated[Path | None, typer.Option("--stack-file", help="Same, from a file written by `prepline infra outputs --write`.")] = None,
-    instance_type: Annotated[str, typer.Option("--instance-type", help="e.g. ml.t3.medium, ml.m5.xlarge.")] = "ml.t3.medium",
-    instance_count: Annotated[int, typer.Option("--instance-count", min=1, help="Instances; >1 shards the input by object.")] = 1,
+    instance_type: Annotated[str | None, typer.Option("--instance-type", help="e.g. ml.t3.medium, ml.m5.xlarge. Default: ml.t3.medium; spark, ml.m5.xlarge.", show_default=False)] = None,
+    instance_count: Annotated[int, typer.Option("--instance-count", min=1, help="Instances; >1 shards the input by object (polars) or makes a Spark cluster of them (spark).")] = 1,
     volume_gb: Annotated[int, typer.Option("--volume-gb", min=1, help="EBS volume per instance.")] = 30,
     max_runtime: Annotated[int, typer.Option("--max-runtime", min=1, help="MaxRuntimeInSeconds.")] = 3600,
     name_prefix: Annotated[str | None, typer.Option("--name-prefix", help="Job names start with this (default prepline).")] = None,
@@ -136,17 +137,22 @@ def create(
     format: Annotated[str, typer.Option("--format", help="Output files: csv or parquet.")] = "csv",
     tag: Annotated[list[str], typer.Option("--tag", help="KEY=VALUE tag (repeatable).")] = [],  # noqa: B006
     output_file: Annotated[Path | None, typer.Option("--output-file", help="Write the request here (default stdout).")] = None,
+    channels_file: Annotated[Path | None, typer.Option("--channels-file", help="Write the recipe's split parts as a CreateTrainingJob InputDataConfig (one channel per part) here.")] = None,
 ) -> None:
     """Write a complete CreateProcessingJob request that runs RECIPE (locally with `job run`, on AWS with `job submit`).
 
     Explicit options win over the stack's outputs.
     """
     import json
+    import os
 
     from prepline.errors import JobRequestError
-    from prepline.processing.create import CreateOptions, build_request
+    from prepline.processing.create import ENGINES, CreateOptions, build_request
     from prepline.processing.template import parse_assignments
 
+    if engine not in ENGINES:
+        raise JobRequestError(f"unknown engine {engine!r}", hint=f"use --engine {' or --engine '.join(ENGINES)}")
+    spark = engine == "spark"
     deployed: dict[str, Any] = {}
     if stack or stack_file:
         from prepline.cloud.stack_outputs import StackOutputs, read_stack_outputs
@@ -155,17 +161,32 @@ def create(
         deployed = {"input": outputs.raw_input_uri, "output": outputs.processed_output_uri,
                     "role": outputs.processing_role_arn, "image": outputs.image_uri,
                     "code_uri": outputs.code_uri, "name_prefix": outputs.job_name_prefix}
+    if spark:
+        deployed.pop("image", None)  # the stack's image is prepline's own, which has no Spark
+    elif image is None and os.environ.get("PREPLINE_IMAGE_URI"):
+        image = os.environ["PREPLINE_IMAGE_URI"]
     given = {"input": input, "output": output, "role": role, "image": image, "code_uri": code_uri, "name_prefix": name_prefix}
     values = {k: v if v is not None else deployed.get(k) for k, v in given.items()}
-    missing = [f"--{k.replace('_', '-')}" for k in ("input", "output", "role", "image") if not values[k]]
+    missing = [f"--{k.replace('_', '-')}" for k in ("input", "output", "role", "image")
+               if not values[k] and not (k == "image" and spark)]
     if missing:
         raise JobRequestError(f"job create needs {', '.join(missing)}",
                               hint="give them, or --stack NAME to read them from the deployed CDK stack")
+    stock_image = False
+    if spark and not values["image"]:
+        from prepline.processing import spark_job
+
+        values["image"] = spark_job.image_uri(spark_job.configured_region())
+        stock_image = True
+    if not instance_type:
+        from prepline.processing.spark_job import INSTANCE_TYPE
+
+        instance_type = INSTANCE_TYPE if spark else "ml.t3.medium"
     options = CreateOptions(
         recipe=recipe, input_uri=values["input"], output_uri=values["output"], role_arn=values["role"],
         image_uri=values["image"], instance_type=instance_type, instance_count=instance_count, volume_gb=volume_gb,
         max_runtime_s=max_runtime, name_prefix=values["name_prefix"] or "prepline", code_uri=values["code_uri"],
-        output_format=format, tags=tuple(parse_assignments(tag).items()),
+        output_format=format, tags=tuple(parse_assignments(tag).items()), engine=engine,
     )
     body, facts = build_request(options)
     text = json.dumps(body, indent=2) + "\n"
@@ -176,6 +197,38 @@ def create(
         print(text, end="")
     state = "uploaded" if facts["uploaded"] else "unchanged, not uploaded again"
     out.info(f"job {body['ProcessingJobName']}: recipe {facts['recipe_uri']} ({state}); outputs -> {facts['output_uri']}")
+    _training_channels(options, facts["output_uri"], channels_file)
+    if spark:
+        from prepline.processing.spark_job import IMAGE_SPARK
+
+        shipped = "uploaded" if facts["package_uploaded"] else "unchanged, not uploaded again"
+        out.info(f"prepline and its Spark application: {facts['package_uri']} ({shipped}); runs only on SageMaker "
+                 "(prepline job submit)")
+        if stock_image:
+            out.warn(f"{body['AppSpecification']['ImageUri']} runs Spark {IMAGE_SPARK}, and the spark engine needs "
+                     "Spark 4: the job will fail at start saying so. Pass --image with a Spark 4 image that has "
+                     "smspark-submit (see the README), or use --engine polars")
+
+
+def _training_channels(options: Any, job_output_uri: str, channels_file: Path | None) -> None:
+    """Print where each split part will be, as a training channel; write them as InputDataConfig if asked."""
+    import json
+
+    from prepline.processing.create import input_data_config, training_channels
+
+    channels = training_channels(options.recipe, job_output_uri, engine=options.engine,
+                                 instance_count=options.instance_count, output_format=options.output_format)
+    for channel in channels:
+        out.info(f"training channel {channel.name} ({channel.content_type}): {', '.join(channel.prefixes)}")
+    if channels_file is None:
+        return
+    if not channels:
+        from prepline.errors import JobRequestError
+
+        raise JobRequestError(f"--channels-file: recipe {options.recipe} has no split step, so no training channels",
+                              hint="add a split step (see the README's recipe reference), or drop --channels-file")
+    channels_file.write_text(json.dumps(input_data_config(channels), indent=2) + "\n", encoding="utf-8")
+    out.info(f"wrote {channels_file} (InputDataConfig for CreateTrainingJob)")
 
 
 @app.command("list")

@@ -10,6 +10,8 @@ import typer
 from prepline.cli import console as out
 
 ENGINE_HELP = "Dataframe engine: polars (one machine, default) or spark."
+MASTER_HELP = ("Spark master URL for --engine spark: local[*], local[N], spark://HOST:PORT, yarn, k8s://... "
+               "Default: $PREPLINE_SPARK_MASTER, else local[*].")
 
 
 def run(
@@ -18,6 +20,7 @@ def run(
     output: Annotated[str, typer.Option("--output", "-o", help="Output folder: a path, file:// or s3:// URI.")],
     format: Annotated[str, typer.Option("--format", "-f", help="Output file format: csv or parquet.")] = "csv",
     engine: Annotated[str, typer.Option("--engine", "-e", help=ENGINE_HELP, envvar="PREPLINE_ENGINE")] = "polars",
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help=MASTER_HELP, show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead of a table.")] = False,
 ) -> None:
     """Run RECIPE on --input and write its outputs and _manifest.json to --output (atomically)."""
@@ -26,8 +29,14 @@ def run(
 
     if format not in ("csv", "parquet"):
         raise PreplineError(f"unknown output format {format!r}", hint="use --format csv or --format parquet")
+    options: dict[str, Any] = {}
+    if spark_master is not None:
+        if engine != "spark":
+            raise PreplineError(f"--spark-master is an option of the spark engine, and this run uses --engine {engine}",
+                                hint=f"add --engine spark to run on {spark_master}, or leave --spark-master out")
+        options["master"] = spark_master
     with out.stderr.status(f"running {recipe} on {input} ...", spinner="dots"):
-        summary = run_recipe(recipe, input, output, engine=engine, output_format=format)
+        summary = run_recipe(recipe, input, output, engine=engine, output_format=format, engine_options=options)
     if as_json:
         out.print_json(summary.manifest)
         return

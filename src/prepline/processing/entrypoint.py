@@ -2,9 +2,12 @@
 
 ``python -m prepline.processing`` reads ``/opt/ml/config/processingjobconfig.json``
 to find the recipe (the YAML file in the input named ``code``), the data (the
-other input) and where to write (the output's LocalPath). With several
-instances each writes into ``<output>/<current_host>/``. Failures write a short
-reason to ``/opt/ml/output/message``, which SageMaker reports as ExitMessage.
+other input; ``prepline``, prepline itself in a Spark job, is code too) and where to
+write (the output's LocalPath). With several instances each writes into
+``<output>/<current_host>/``, except with ``--engine spark``: there the one driver
+(on the primary instance, under ``smspark-submit``) runs the recipe for the whole
+cluster. Failures write a short reason to ``/opt/ml/output/message``, which
+SageMaker reports as ExitMessage.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from prepline.errors import PreplineError
 
 CODE_INPUT = "code"
+PACKAGE_INPUT = "prepline"  # prepline's own source, in a Spark job (see spark_job)
 MESSAGE_LIMIT = 1024
 
 
@@ -38,7 +42,8 @@ def _config(opt_ml: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return job, resource
 
 
-def plan_from_config(opt_ml: Path, recipe: str | None, data: str | None, output: str | None) -> Plan:
+def plan_from_config(opt_ml: Path, recipe: str | None, data: str | None, output: str | None,
+                     per_host: bool = True) -> Plan:
     job, resource = _config(opt_ml)
     inputs = job.get("ProcessingInputs") or []
     outputs = (job.get("ProcessingOutputConfig") or {}).get("Outputs") or []
@@ -64,7 +69,7 @@ def plan_from_config(opt_ml: Path, recipe: str | None, data: str | None, output:
     else:
         recipe_path = Path(recipe)
     if data is None:
-        candidates = [i for i in inputs if i.get("InputName") != CODE_INPUT and "S3Input" in i]
+        candidates = [i for i in inputs if i.get("InputName") not in (CODE_INPUT, PACKAGE_INPUT) and "S3Input" in i]
         if len(candidates) != 1:
             raise PreplineError(
                 f"cannot tell which input holds the data ({len(candidates)} non-code inputs)",
@@ -81,7 +86,7 @@ def plan_from_config(opt_ml: Path, recipe: str | None, data: str | None, output:
     else:
         output_path = Path(output)
     host = resource.get("current_host", "algo-1")
-    if len(resource.get("hosts") or [host]) > 1:
+    if per_host and len(resource.get("hosts") or [host]) > 1:
         output_path = output_path / host
     return Plan(recipe=recipe_path, input=data_path, output=output_path, host=host)
 
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from prepline.pipeline import run_recipe
 
-        plan = plan_from_config(opt_ml, args.recipe, args.input, args.output)
+        plan = plan_from_config(opt_ml, args.recipe, args.input, args.output, per_host=args.engine != "spark")
         print(f"prepline {plan.host}: recipe {plan.recipe}, input {plan.input}, output {plan.output}", flush=True)
         summary = run_recipe(plan.recipe, str(plan.input), str(plan.output), engine=args.engine, output_format=args.format)
         outputs = ", ".join(f"{n} {i['rows']} rows" for n, i in summary.outputs.items())

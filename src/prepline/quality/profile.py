@@ -6,7 +6,7 @@ number of bins, value lists are cut at ``top_k`` / ``max_categories``, and each 
 column keeps a sample of at most ``sample_size`` values so that :mod:`prepline.quality.drift`
 can run two-sample tests from two profiles alone.
 
-The work is two lazy Polars queries over all columns (never pandas):
+The work is two lazy Polars queries over all columns (never pandas; one pair per 100 columns of wide data):
 
 1. counts, missing values, distinct values, min/max/mean/std, quantiles, string lengths,
    the value counts of text and boolean columns and the numeric samples;
@@ -20,7 +20,8 @@ Definitions, so that numbers can be checked independently:
 - ``count`` = values present: not null and, for floats, not NaN. ``missing = rows - count``.
 - numeric statistics (``min`` ... ``quantiles``, ``histogram``, ``sample``) use the *finite*
   values; ``infinite`` counts the others.
-- ``std`` is the sample standard deviation (``ddof=1``).
+- ``std`` is the sample standard deviation (``ddof=1``). Means and standard deviations are rounded
+  to 12 significant digits, so that the same data always gives the same profile.
 - quantiles use linear interpolation (numpy's default ``method="linear"``).
 - histogram bins are closed on the right, ``(a, b]``, the first one also on the left.
 - the sample holds every finite value when there are at most ``sample_size``, else the
@@ -61,6 +62,7 @@ PROFILE_VERSION = 1
 PROFILE_FILE = "profile.json"
 DEFAULT_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 ROW_SAMPLE_SEED = 7
+MAX_COLUMNS = 500  # wider data: the first 500 columns are profiled (columns_total counts them all)
 
 
 def profile_frame(
@@ -73,8 +75,12 @@ def profile_frame(
     max_categories: int = 200,
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
     row_sample: int | None = None,
+    max_columns: int | None = MAX_COLUMNS,
 ) -> dict[str, Any]:
     """The profile of every column of ``lf`` (see the module docstring and docs/profile-format.md).
+
+    ``max_columns``: profile only the first columns of wider data (``columns_total`` says how many
+    there are), so that the profile stays bounded and a 20,000-column input does not take hours.
 
     ``row_sample``: profile about this many rows of larger data, chosen by a hash of the row
     number (deterministic, spread over the whole data); ``rows`` still counts all rows, the
@@ -83,7 +89,10 @@ def profile_frame(
     import polars as pl
 
     schema = lf.collect_schema()
-    columns = [(i, c, schema[c], _kind(schema[c])) for i, c in enumerate(schema.names())]
+    names = schema.names()
+    if max_columns is not None:
+        names = names[:max_columns]
+    columns = [(i, c, schema[c], _kind(schema[c])) for i, c in enumerate(names)]
     total = None
     if row_sample is not None:
         total = int(lf.select(pl.len()).collect(engine="streaming").item())
@@ -94,23 +103,24 @@ def profile_frame(
             keep = pl.col(row).hash(ROW_SAMPLE_SEED) % total < row_sample
             lf = lf.with_row_index(row).filter(keep).drop(row)
 
-    first = [pl.len().alias("rows")]
-    for i, c, dtype, kind in columns:
-        first += _first_pass(i, c, dtype, kind, quantiles, sample_size, max_categories)
-    stats = lf.select(first).collect(engine="streaming").row(0, named=True)
+    first = [_first_pass(i, c, dtype, kind, quantiles, sample_size, max_categories) for i, c, dtype, kind in columns]
+    stats = _collect_by_columns(lf, first, [pl.len().alias("rows")])
 
-    second = []
+    second: list[list[pl.Expr]] = []
     edges: dict[int, list[float]] = {}
     for i, c, dtype, kind in columns:
+        exprs = []
         if kind in ("numeric", "datetime") and stats[f"{i}|finite"]:
             edges[i] = _edges(stats[f"{i}|min"], stats[f"{i}|max"], histogram_bins, dtype)
-            second.append(_finite(c, dtype, kind).hist(bins=edges[i]).implode().alias(f"{i}|hist"))
+            exprs.append(_finite(c, dtype, kind).hist(bins=edges[i]).implode().alias(f"{i}|hist"))
             if kind == "numeric" and stats[f"{i}|distinct"] <= max_categories:
                 values = pl.col(c).filter(_finite_mask(c, dtype, kind))
-                second.append(_value_counts(values, max_categories).alias(f"{i}|values"))
+                exprs.append(_value_counts(values, max_categories).alias(f"{i}|values"))
         elif kind in ("text", "boolean") and _worth_counting(stats, i, max_categories):
-            second.append(_value_counts(_present(c, dtype), max_categories).alias(f"{i}|values"))
-    more = lf.select(second).collect(engine="streaming").row(0, named=True) if second else {}
+            exprs.append(_value_counts(_present(c, dtype), max_categories).alias(f"{i}|values"))
+        if exprs:
+            second.append(exprs)
+    more = _collect_by_columns(lf, second, []) if second else {}
 
     out: dict[str, Any] = {}
     for i, c, dtype, kind in columns:
@@ -123,6 +133,7 @@ def profile_frame(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": total if total is not None else int(stats["rows"]),
         "profiled_rows": int(stats["rows"]),
+        "columns_total": len(schema),
         "settings": {
             "histogram_bins": histogram_bins,
             "top_k": top_k,
@@ -132,9 +143,27 @@ def profile_frame(
             "std_ddof": 1,
             "quantile_interpolation": "linear",
             "row_sample": row_sample,
+            "max_columns": max_columns,
         },
         "columns": out,
     }
+
+
+COLUMNS_PER_QUERY = 100
+
+
+def _collect_by_columns(lf: pl.LazyFrame, per_column: list[list[pl.Expr]], always: list[pl.Expr]) -> dict[str, Any]:
+    """One row of results, from one query per ``COLUMNS_PER_QUERY`` columns.
+
+    Polars plans a select of thousands of expressions in superlinear time (a 10,000-column
+    input took minutes in one query, seconds in groups of 100); narrower data is one query.
+    """
+    found: dict[str, Any] = {}
+    for start in range(0, max(len(per_column), 1), COLUMNS_PER_QUERY):
+        exprs = [*always, *itertools.chain.from_iterable(per_column[start:start + COLUMNS_PER_QUERY])]
+        if exprs:
+            found.update(lf.select(exprs).collect(engine="streaming").row(0, named=True))
+    return found
 
 
 # --- per-column expressions -----------------------------------------------------------------
@@ -313,8 +342,8 @@ def _column(
         has_values = bool(stats[f"{i}|finite"])
         col["min"] = _num(stats.get(f"{i}|imin", stats[f"{i}|min"]))
         col["max"] = _num(stats.get(f"{i}|imax", stats[f"{i}|max"]))
-        col["mean"] = _num(stats[f"{i}|mean"])
-        col["std"] = _num(stats[f"{i}|std"])
+        col["mean"] = _sum_based(stats[f"{i}|mean"])
+        col["std"] = _sum_based(stats[f"{i}|std"])
         values = stats[f"{i}|quantiles"] or [None] * len(quantiles)
         col["quantiles"] = {_qkey(q): _num(v) for q, v in zip(quantiles, values, strict=True)}
         col["histogram"] = (
@@ -331,7 +360,7 @@ def _column(
         col["length"] = {
             "min": _num(stats[f"{i}|len_min"]),
             "max": _num(stats[f"{i}|len_max"]),
-            "mean": _num(stats[f"{i}|len_mean"]),
+            "mean": _sum_based(stats[f"{i}|len_mean"]),
         }
     values = more.get(f"{i}|values")
     pairs = (
@@ -359,6 +388,13 @@ def _num(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _sum_based(value: Any) -> Any:
+    """A mean or standard deviation, to 12 significant digits: Polars adds the parts of a column in
+    parallel, in an order that varies, so the last bits vary too; the profile of the same data must not."""
+    value = _num(value)
+    return float(f"{value:.12g}") if isinstance(value, float) else value
 
 
 def _json_value(value: Any) -> Any:
@@ -414,6 +450,12 @@ def profile_source(source: InputSource, name: str = "input", *, head_rows: int |
                 storage_options=source.storage_options,
             )
             profile = profile_frame(lf, name, **options)
+    except OSError as exc:  # Polars' object store gave up on S3
+        from prepline.storage import object_store_error
+
+        if unreachable := object_store_error(exc, source.display):
+            raise unreachable from None
+        raise
     except pl.exceptions.NoDataError:
         raise InputError(f"cannot profile {source.display}: it is empty") from None
     except pl.exceptions.PolarsError as exc:
@@ -464,7 +506,18 @@ def profile_run(
 
 
 def write_profiles(folder: Path, bundle: dict[str, Any]) -> Path:
-    """Write a run's profiles to ``folder/profile.json``."""
+    """Write a run's profiles to ``folder/profile.json``.
+
+    A profile of a file inside ``folder`` names it relative to the folder: a run writes into a
+    staging folder that is renamed when published, so its path there means nothing afterwards
+    (and would make two runs' profiles differ).
+    """
+    base = Path(folder).resolve()
+    for profile in [bundle.get("input"), *(bundle.get("outputs") or {}).values()]:
+        source = (profile or {}).get("source") or {}
+        uri = str(source.get("uri", ""))
+        if uri and "://" not in uri and Path(uri).resolve().is_relative_to(base):
+            source["uri"] = Path(uri).resolve().relative_to(base).as_posix()
     path = Path(folder) / PROFILE_FILE
     path.write_text(json.dumps(bundle, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return path

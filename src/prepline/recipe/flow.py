@@ -20,6 +20,11 @@ from prepline.recipe.types import NUMERIC
 
 Schema = dict[str, str]
 
+# Types whose text is the same on every engine, so a hash of it (split keys) or a folder named
+# after it (partitions) or a stratum is too; float text differs in the last digits between engines.
+TEXT_STABLE = frozenset({"string", "int64", "int32", "date", "bool"})
+SPLIT_KEY_TYPES = frozenset({"string", "int64", "int32", "date"})
+
 
 _EXPRESSION_HINT = (
     "convert a column with a cast step before this one; the README's recipe reference lists the operators and functions"
@@ -151,6 +156,10 @@ def _apply(recipe: m.Recipe, index: int, step: object, schema: Schema) -> Schema
         spec = step.spec()
         if spec.columns:
             _need(recipe, index, schema, spec.columns, role="writes")
+        _check_writes(recipe, index, spec, spec.columns or list(schema), schema)
+        return schema
+    if isinstance(step, m.SplitStep):
+        _check_split(recipe, index, step.split, schema)
         return schema
     if isinstance(step, m.AggregateStep):
         spec = step.aggregate
@@ -165,8 +174,65 @@ def _apply(recipe: m.Recipe, index: int, step: object, schema: Schema) -> Schema
             if func in ("mean", "sum", "median") and schema[column] not in NUMERIC:
                 raise _fail(recipe, index, f"{out_name!r}: {func} needs a number but {column!r} is {schema[column]}",
                             hint="count, min and max work on any column; cast text to a number first for the others")
+        written = aggregate_schema(spec, schema)
+        _check_writes(recipe, index, spec, list(written), written)
         return schema
     raise TypeError(f"unknown step {step!r}")  # pragma: no cover
+
+
+def _check_split(recipe: m.Recipe, index: int, spec: m.Split, schema: Schema) -> None:
+    keys = spec.key_columns()
+    _need(recipe, index, schema, keys, role="splits by", at=("by",))
+    for column in keys:
+        if schema[column] not in SPLIT_KEY_TYPES:
+            raise _fail(recipe, index, f"the split key {column!r} is {schema[column]}; a key is hashed as its text, "
+                        "which must be the same on every engine (text, integers or dates)",
+                        hint=f"split by an identifier column, or cast {column!r} to string or int64 first", at=("by",))
+    if spec.stratify is not None:
+        _need(recipe, index, schema, [spec.stratify], role="stratifies by", at=("stratify",))
+        if schema[spec.stratify] not in TEXT_STABLE:
+            raise _fail(recipe, index, f"cannot stratify by {spec.stratify!r}: it is {schema[spec.stratify]}; "
+                        "strata are the column's distinct values", hint="bin the column first (a bin step) and "
+                        "stratify by the bins", at=("stratify",))
+    if spec.columns:
+        _need(recipe, index, schema, spec.columns, role="writes", at=("columns",))
+    _check_writes(recipe, index, spec, spec.columns or list(schema), schema)
+
+
+def _check_writes(recipe: m.Recipe, index: int, spec: m._Writes, columns: list[str], schema: Schema) -> None:
+    """An output's file options that depend on its columns (partition_by)."""
+    column = spec.parquet.partition_by if spec.parquet is not None else None
+    if column is None:
+        return
+    if column not in columns:
+        guess = closest(column, columns)
+        raise _fail(recipe, index, f"partition_by names {column!r}, which is not a column of this output",
+                    hint=(f"did you mean {guess!r}? " if guess else "") + f"columns written: {', '.join(columns)}",
+                    at=("parquet", "partition_by"))
+    if schema[column] not in TEXT_STABLE:
+        raise _fail(recipe, index, f"cannot partition by {column!r}: it is {schema[column]}, and a folder per "
+                    "distinct float value is rarely what you want", hint="bin the column first and partition by "
+                    "the bins, or cast it to int64", at=("parquet", "partition_by"))
+    if len(columns) == 1:
+        raise _fail(recipe, index, f"partitioning by {column!r}, the output's only column, leaves the files empty",
+                    hint="write more columns, or do not partition this output", at=("parquet", "partition_by"))
+
+
+def output_schemas(recipe: m.Recipe) -> dict[str, Schema]:
+    """Each named output's columns and types, as the recipe defines them (the rejected rows excepted)."""
+    schemas = trace_flow(recipe)
+    found: dict[str, Schema] = {}
+    for step, schema in zip(recipe.steps, schemas, strict=False):
+        if isinstance(step, m.OutputStep):
+            spec = step.spec()
+            found[spec.name] = {c: schema[c] for c in spec.columns or schema}
+        elif isinstance(step, m.SplitStep):
+            columns = step.split.columns or list(schema)
+            for name in step.split.parts:
+                found[name] = {c: schema[c] for c in columns}
+        elif isinstance(step, m.AggregateStep):
+            found[step.aggregate.name] = aggregate_schema(step.aggregate, schema)
+    return found
 
 
 def aggregate_schema(spec: m.Aggregate, schema: Schema) -> Schema:

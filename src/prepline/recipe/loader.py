@@ -82,8 +82,9 @@ def _load_yaml(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
+        column = f" (column {mark.column + 1})" if mark else ""
         raise RecipeError(
-            f"{where}: not valid YAML: {problem}",
+            f"{where}: not valid YAML: {problem}{column}",
             hint="check indentation and quoting on that line (quote values that contain ': ' or start with '{')",
         ) from None
     lines: dict[Path_, int] = {}
@@ -260,12 +261,18 @@ def _known_keys(path: Path_, data: Any) -> list[str]:
         kind = next(iter(data["steps"][path[1]]))
         cls: Any = STEP_MODELS[kind]
         field_type = cls.model_fields[kind].annotation
-        for candidate in (model.ExtractJson, model.Bin, model.Filter, model.Dedupe, model.Output, model.Aggregate, model.CastSpec, model.FillConstant, model.JsonField):
+        if len(path) >= 5 and path[3] in ("csv", "parquet"):  # an output's file options
+            return list((model.CsvWrite if path[3] == "csv" else model.ParquetWrite).model_fields)
+        for candidate in (model.ExtractJson, model.Bin, model.Filter, model.Dedupe, model.Output, model.Aggregate, model.Split, model.CastSpec, model.FillConstant, model.JsonField):
             if candidate.__name__ in str(field_type):
                 return list(candidate.model_fields)
         return []
     if len(path) == 1:
         return list(Recipe.model_fields)
+    if len(path) >= 2 and path[0] == "outputs":
+        if len(path) == 2:
+            return list(model.OutputDefaults.model_fields)
+        return list((model.CsvWrite if path[1] == "csv" else model.ParquetWrite).model_fields)
     if len(path) >= 2 and path[0] == "input":
         if len(path) == 2:
             return list(model.InputSpec.model_fields)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -33,6 +34,7 @@ from pydantic import (
 
 from prepline.recipe.expressions import Expr, ExpressionError, parse_expression
 from prepline.recipe.jsonpath import parse_json_path
+from prepline.recipe.split import FRACTION_TOLERANCE
 from prepline.recipe.types import DType
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -271,13 +273,115 @@ class DedupeStep(_Strict):
     dedupe: Dedupe
 
 
-class Output(_Strict):
+# --- how outputs are written ------------------------------------------------------------------
+
+OutputFormat = Literal["csv", "parquet"]
+ParquetCodec = Literal["zstd", "snappy", "gzip", "lz4", "brotli", "uncompressed"]
+CODEC_LEVELS: dict[str, tuple[int, int]] = {"zstd": (1, 22), "gzip": (0, 9), "brotli": (0, 11)}
+
+
+class CsvWrite(_Strict):
+    """How CSV outputs are written."""
+
+    neutralize_formulas: bool = Field(
+        True,
+        description="Prefix ' to text cells that start with =, +, -, @, a tab or a carriage return, so a "
+        "spreadsheet shows them as text instead of running them as formulas (OWASP: CSV injection). Text that "
+        "is a plain number (-5, +3.2) and typed columns are left as they are.",
+    )
+
+
+class ParquetWrite(_Strict):
+    """How Parquet outputs are written."""
+
+    compression: ParquetCodec = "zstd"
+    compression_level: int | None = Field(
+        None, description="zstd 1-22, gzip 0-9, brotli 0-11 (default: the codec's own)."
+    )
+    row_group_size: int | None = Field(None, ge=1, description="Rows per row group (default: the engine's).")
+    partition_by: str | None = Field(
+        None,
+        description="Write a folder <output>/ with one subfolder <column>=<value>/ per value (hive-style); "
+        "the column is in the folder names, not in the files. Per output only.",
+    )
+
+    @model_validator(mode="after")
+    def _level_fits_codec(self) -> ParquetWrite:
+        if self.compression_level is None:
+            return self
+        if self.compression not in CODEC_LEVELS:
+            raise ValueError(f"{self.compression} has no compression levels; remove compression_level "
+                             f"or use one of: {', '.join(CODEC_LEVELS)}")
+        low, high = CODEC_LEVELS[self.compression]
+        if not low <= self.compression_level <= high:
+            raise ValueError(f"{self.compression} levels go from {low} to {high}, got {self.compression_level}")
+        return self
+
+
+class OutputDefaults(_Strict):
+    """Options of every output, unless an output step sets its own (key by key)."""
+
+    csv: CsvWrite = Field(default_factory=CsvWrite)
+    parquet: ParquetWrite = Field(default_factory=ParquetWrite)
+
+    @field_validator("parquet")
+    @classmethod
+    def _no_default_partitioning(cls, value: ParquetWrite) -> ParquetWrite:
+        if value.partition_by is not None:
+            raise ValueError("partition_by is set per output (in its parquet options), not for every output")
+        return value
+
+
+class _Writes(_Strict):
+    """The options an output step may set about its files."""
+
+    format: OutputFormat | None = Field(None, description="csv or parquet (default: the run's --format).")
+    csv: CsvWrite | None = Field(None, description="CSV options, over the recipe's `outputs.csv`.")
+    parquet: ParquetWrite | None = Field(None, description="Parquet options, over the recipe's `outputs.parquet`.")
+
+    @model_validator(mode="after")
+    def _options_match_format(self) -> _Writes:
+        if self.format == "csv" and self.parquet is not None:
+            raise ValueError("parquet options on a csv output have no effect; remove them or set format: parquet")
+        if self.format == "parquet" and self.csv is not None:
+            raise ValueError("csv options on a parquet output have no effect; remove them or set format: csv")
+        if self.parquet is not None and self.parquet.partition_by is not None and self.format != "parquet":
+            raise ValueError("partition_by writes a folder of Parquet files: set format: parquet on this output "
+                             "(the run's --format may be csv)")
+        return self
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """How one output is written, once the run's format and the recipe's defaults are applied."""
+
+    format: OutputFormat
+    csv: CsvWrite
+    parquet: ParquetWrite
+
+    @property
+    def partition_by(self) -> str | None:
+        return self.parquet.partition_by if self.format == "parquet" else None
+
+    @property
+    def neutralize(self) -> bool:
+        return self.format == "csv" and self.csv.neutralize_formulas
+
+
+def _over(default: _Strict, own: _Strict | None) -> Any:
+    """``default`` with the keys ``own`` sets explicitly."""
+    if own is None:
+        return default
+    return default.model_copy(update={key: getattr(own, key) for key in own.model_fields_set})
+
+
+class Output(_Writes):
     name: str = Field(pattern=NAME_PATTERN)
     columns: list[str] | None = Field(None, description="Columns to write, in order (default: all).")
 
 
 class OutputStep(_Strict):
-    """Write the data as it is at this point of the flow under a name (file `<name>.csv`)."""
+    """Write the data as it is at this point of the flow under a name (file `<name>.csv` or `.parquet`)."""
 
     output: Annotated[str, Field(pattern=NAME_PATTERN)] | Output
 
@@ -288,7 +392,7 @@ class OutputStep(_Strict):
 AggFunction = Literal["mean", "sum", "count", "min", "max", "median"]
 
 
-class Aggregate(_Strict):
+class Aggregate(_Writes):
     name: str = Field(pattern=NAME_PATTERN)
     by: list[str] | dict[str, str] = Field(
         min_length=1, description="Group keys; a mapping renames them (output name -> column)."
@@ -316,6 +420,58 @@ class AggregateStep(_Strict):
     """A grouped summary written as its own output, sorted by the keys; the flow continues unchanged."""
 
     aggregate: Aggregate
+
+
+class Split(_Writes):
+    by: str | list[str] = Field(
+        description="The key column(s): a hash of the key's text picks each row's part, so a row keeps its "
+        "part on every run, on every engine and when rows are appended."
+    )
+    parts: dict[str, float] = Field(
+        description="Part name -> fraction of the rows, e.g. {train: 0.8, validation: 0.1, test: 0.1}; "
+        "each part is an output; the fractions add up to 1."
+    )
+    stratify: str | None = Field(
+        None,
+        description="A column whose values' fractions are recorded per part in the manifest (and flagged "
+        "when a value's rows are too few to split as asked); rows are still assigned by their key alone.",
+    )
+    columns: list[str] | None = Field(None, description="Columns to write, in order (default: all).")
+
+    @field_validator("by")
+    @classmethod
+    def _some_key(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError("give one key column, or a list of distinct columns")
+        return value
+
+    @field_validator("parts")
+    @classmethod
+    def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        if len(value) < 2:
+            raise ValueError("a split needs at least two parts, e.g. {train: 0.8, test: 0.2}")
+        for name, fraction in value.items():
+            if not is_valid_name(name):
+                raise ValueError(f"part name {name!r} is not a valid output name (letters, digits, _ . -)")
+            if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
+                raise ValueError(f"part {name!r}: a fraction is a number in (0, 1], got {fraction!r}")
+        total = math.fsum(value.values())
+        if abs(total - 1) > FRACTION_TOLERANCE:
+            raise ValueError(f"the fractions add up to {total:g}; they must add up to 1 "
+                             f"(within {FRACTION_TOLERANCE:g})")
+        return value
+
+    def key_columns(self) -> list[str]:
+        return [self.by] if isinstance(self.by, str) else list(self.by)
+
+
+class SplitStep(_Strict):
+    """Cut the rows into named parts (train/validation/test ...) by a stable hash of a key; each part is an output.
+
+    The flow continues with every row.
+    """
+
+    split: Split
 
 
 RuleKind = Literal[
@@ -402,6 +558,7 @@ STEP_MODELS: dict[str, type[BaseModel]] = {
     "dedupe": DedupeStep,
     "output": OutputStep,
     "aggregate": AggregateStep,
+    "split": SplitStep,
 }
 
 
@@ -426,7 +583,8 @@ Step = Annotated[
     | Annotated[FilterStep, Tag("filter")]
     | Annotated[DedupeStep, Tag("dedupe")]
     | Annotated[OutputStep, Tag("output")]
-    | Annotated[AggregateStep, Tag("aggregate")],
+    | Annotated[AggregateStep, Tag("aggregate")]
+    | Annotated[SplitStep, Tag("split")],
     Discriminator(step_kind),
 ]
 
@@ -457,6 +615,7 @@ class Recipe(_Strict):
     description: str = ""
     input: InputSpec
     steps: list[Step] = Field(min_length=1)
+    outputs: OutputDefaults = Field(default_factory=OutputDefaults)
     report: ReportSpec = Field(default_factory=ReportSpec)
 
     _source: str = PrivateAttr(default="<recipe>")
@@ -466,16 +625,14 @@ class Recipe(_Strict):
     def _unique_outputs(self) -> Recipe:
         seen: set[str] = set()
         for index, step in enumerate(self.steps):
-            name = _output_name(step)
-            if name is None:
-                continue
-            if name in RESERVED_OUTPUTS:
-                raise StepProblem(index, f"output name {name!r} is reserved for rows the recipe rejects; choose another")
-            if name in seen:
-                raise StepProblem(index, f"two outputs are named {name!r}; output names must be unique, rename this one")
-            seen.add(name)
+            for name in _output_names(step):
+                if name in RESERVED_OUTPUTS:
+                    raise StepProblem(index, f"output name {name!r} is reserved for rows the recipe rejects; choose another")
+                if name in seen:
+                    raise StepProblem(index, f"two outputs are named {name!r}; output names must be unique, rename this one")
+                seen.add(name)
         if not seen:
-            raise ValueError("the recipe writes nothing: add an `output` or `aggregate` step")
+            raise ValueError("the recipe writes nothing: add an `output`, `aggregate` or `split` step")
         return self
 
     # where things are in the file, for error messages
@@ -500,7 +657,24 @@ class Recipe(_Strict):
         return f"{where}: step {index + 1} ({kind})"
 
     def output_names(self) -> list[str]:
-        return [n for n in (_output_name(s) for s in self.steps) if n is not None]
+        return [name for step in self.steps for name in _output_names(step)]
+
+    @staticmethod
+    def output_names_of(step: Any) -> list[str]:
+        return _output_names(step)
+
+    def write_spec(self, name: str, run_format: OutputFormat) -> WriteSpec:
+        """How output ``name`` is written (the rejected rows: by the recipe's defaults)."""
+        own: _Writes | None = None
+        for step in self.steps:
+            if name in _output_names(step):
+                own = _writes(step)
+        fmt = (own.format if own is not None else None) or run_format
+        return WriteSpec(
+            format=fmt,
+            csv=_over(self.outputs.csv, own.csv if own is not None else None),
+            parquet=_over(self.outputs.parquet, own.parquet if own is not None else None),
+        )
 
     def rejects_rows(self) -> bool:
         if self.input.on_bad_value == "reject":
@@ -517,11 +691,23 @@ class Recipe(_Strict):
         return False
 
 
-def _output_name(step: Any) -> str | None:
+def _output_names(step: Any) -> list[str]:
     if isinstance(step, OutputStep):
-        return step.spec().name
+        return [step.spec().name]
     if isinstance(step, AggregateStep):
-        return step.aggregate.name
+        return [step.aggregate.name]
+    if isinstance(step, SplitStep):
+        return list(step.split.parts)
+    return []
+
+
+def _writes(step: Any) -> _Writes | None:
+    if isinstance(step, OutputStep):
+        return step.spec()
+    if isinstance(step, AggregateStep):
+        return step.aggregate
+    if isinstance(step, SplitStep):
+        return step.split
     return None
 
 

@@ -46,6 +46,9 @@ def build_report(
     run_dir = Path(run_dir)
     jinja2 = _require("jinja2")
     _require("matplotlib")
+    from prepline.report import charts
+
+    charts.restart_ids()
     if manifest is None:
         manifest = _read_manifest(run_dir)
     if input_profile is None or output_profiles is None:

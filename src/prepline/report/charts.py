@@ -29,6 +29,13 @@ FEW_NUMBERS = 12  # numeric columns with at most this many distinct values are d
 _counter = 0
 
 
+def restart_ids() -> None:
+    """Number the next page's charts from 1 again: each chart's SVG ids are salted with its number, so
+    ids are unique within a page and the same on every page built from the same run."""
+    global _counter
+    _counter = 0
+
+
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 

@@ -8,11 +8,20 @@ from typing import Any
 import polars as pl
 
 from prepline.engines.base import REJECTED, ROW, Counter, EngineResult, InputSource, RunRequest
-from prepline.engines.polars.read import Scan, scan
-from prepline.engines.polars.steps import JSON_CHECK, Compiler, MedianByCounts, Plan, json_problems
+from prepline.engines.polars.read import Scan, read_error, scan
+from prepline.engines.polars.steps import (
+    JSON_CHECK,
+    Compiler,
+    MedianByCounts,
+    Plan,
+    is_formula,
+    json_problems,
+    neutralized,
+)
 from prepline.errors import DataError, EngineError, InputError
 from prepline.recipe import model as m
 from prepline.recipe.model import STEP_MODELS
+from prepline.storage import object_store_error
 
 ENGINE = "streaming"
 
@@ -24,6 +33,8 @@ class _JsonFailure(Exception):
 class PolarsEngine:
     name = "polars"
     capabilities = frozenset(STEP_MODELS)
+    parquet_codecs = frozenset({"zstd", "snappy", "gzip", "lz4", "brotli", "uncompressed"})
+    parquet_levels = frozenset({"zstd", "gzip", "brotli"})
 
     def version(self) -> str:
         return pl.__version__
@@ -56,8 +67,9 @@ class PolarsEngine:
 
         with _polars_errors(request):
             input_scan = scan(request.source, request.recipe.input)
-            plan = Compiler(request.recipe, input_scan, stats, tolerant_json).compile()
-            audit = Compiler(request.recipe, input_scan, stats, tolerant_json, mode="audit").compile()
+            fmt = request.output_format
+            plan = Compiler(request.recipe, input_scan, stats, tolerant_json, run_format=fmt).compile()
+            audit = Compiler(request.recipe, input_scan, stats, tolerant_json, mode="audit", run_format=fmt).compile()
             t1 = time.perf_counter()
             assert audit.audit is not None
             counts = audit.audit.collect(engine=ENGINE).row(0, named=True)
@@ -65,8 +77,11 @@ class PolarsEngine:
             if any(counts[k] for k, (_, what) in audit.count_labels.items() if what == JSON_CHECK):
                 raise _JsonFailure()  # a JSON field did not convert on the one-parse path
             rejected_rows = sum(int(counts[k] or 0) for k in audit.reject_tallies)
-            files = self._write(request, plan, rejected_rows)
+            files, neutral = self._write(request, plan, rejected_rows)
         t3 = time.perf_counter()
+        for name, keys in audit.neutralized.items():
+            if name in files:
+                neutral[name] = sum(int(counts[k] or 0) for k in keys)
         fills = _with_filled_counts(plan.fill_values, audit.count_labels, counts)
         rules = [rule_result(check, counts) for check in audit.rule_checks]
         counters = [
@@ -81,31 +96,65 @@ class PolarsEngine:
             fill_values=fills,
             counters=counters,
             rules=rules,
+            schemas=_schemas(plan),
+            neutralized={name: neutral.get(name, 0) for name in files
+                         if request.recipe.write_spec(name, request.output_format).neutralize},
+            splits=[_strata(request.recipe, label, audit.strata.get(label), counts) for label in audit.splits],
             notes=list(plan.notes),
             seconds={"plan_and_statistics": round(t1 - t0, 4), "audit": round(t2 - t1, 4),
                      "execute": round(t3 - t2, 4)},
         )
 
-    def _write(self, request: RunRequest, plan: Plan, rejected_rows: int) -> dict[str, Any]:
+    def _write(self, request: RunRequest, plan: Plan, rejected_rows: int) -> tuple[dict[str, Any], dict[str, int]]:
         """Every output in one streaming pass of sinks only (so no frame is held in memory).
 
         Rejected rows are a branch off the middle of the flow, which would make Polars cache
         the whole frame; they are written by a second query, and only when the audit found some.
+        Aggregates written as CSV are collected (one row per group) so that their formula cells,
+        which the audit pass cannot see, are counted as they are neutralized.
+
+        Returns the files (a partitioned output: its folder) and the formula cells counted here.
         """
-        ext = request.output_format
-        files: dict[str, Any] = {}
+        names = [*plan.outputs, *([REJECTED] if plan.rejected_columns else [])]
+        specs = {name: request.recipe.write_spec(name, request.output_format) for name in names}
+        files: dict[str, Any] = {
+            name: request.output_dir / (name if spec.partition_by else f"{name}.{spec.format}")
+            for name, spec in specs.items()
+        }
+        neutral: dict[str, int] = {}
 
         def sink(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
-            path = files[name] = request.output_dir / f"{name}.{ext}"
-            if ext == "parquet":
-                return frame.sink_parquet(path, compression="zstd", lazy=True)
-            return frame.sink_csv(path, lazy=True)
+            spec, path = specs[name], files[name]
+            if spec.format == "csv":
+                return (neutralize(frame) if spec.neutralize else frame).sink_csv(path, lazy=True)
+            options = spec.parquet
+            target: Any = path
+            if options.partition_by is not None:
+                column = options.partition_by
+                key = pl.col(column)
+                if frame.collect_schema()[column] == pl.String:
+                    key = pl.when(key != "").then(key)  # empty text is the null partition, as on Spark
+                target = pl.PartitionBy(path, key={column: key}, include_key=False)
+            return frame.sink_parquet(
+                target, compression=options.compression, compression_level=options.compression_level,
+                row_group_size=options.row_group_size, mkdir=True, lazy=True,
+            )
 
-        pl.collect_all([sink(frame, name) for name, frame in plan.outputs.items()], engine=ENGINE)
+        collected = [n for n in plan.aggregates if specs[n].neutralize]
+        sinks = [sink(frame, name) for name, frame in plan.outputs.items() if name not in collected]
+        results = pl.collect_all([*sinks, *[plan.outputs[n] for n in collected]], engine=ENGINE)
+        for name, frame in zip(collected, results[len(sinks):], strict=True):
+            texts = [c for c, t in frame.schema.items() if t == pl.String]
+            neutral[name] = int(frame.select(pl.sum_horizontal([is_formula(pl.col(c)).fill_null(False).cast(pl.Int64)
+                                                                 for c in texts]).sum()).item()) if texts else 0
+            frame.with_columns([neutralized(c) for c in texts]).write_csv(files[name])
         if plan.rejected_columns:
             rejected = _rejected_frame(plan) if rejected_rows else _rejected_frame(Plan(rejected_columns=plan.rejected_columns))
             pl.collect_all([sink(rejected, REJECTED)], engine=ENGINE)
-        return files
+        for name, spec in specs.items():
+            if spec.partition_by:
+                files[name].mkdir(exist_ok=True)  # no rows, no partition: still an (empty) dataset
+        return files, neutral
 
     # --- diagnosis ------------------------------------------------------------------------------
 
@@ -145,6 +194,44 @@ class PolarsEngine:
 
 
 FILLED = "missing values of "
+
+
+TYPE_NAMES = {pl.Int64: "int64", pl.Int32: "int32", pl.Float64: "float64", pl.Float32: "float32",
+              pl.String: "string", pl.Boolean: "bool", pl.Date: "date", pl.Datetime: "datetime"}
+
+
+def type_names(schema: pl.Schema) -> dict[str, str]:
+    """Column -> the recipe's name of its type (another type, e.g. uint32: Polars' name in lower case)."""
+    return {c: TYPE_NAMES.get(t.base_type(), str(t).lower()) for c, t in schema.items()}
+
+
+def _schemas(plan: Plan) -> dict[str, dict[str, str]]:
+    """Each output's columns and types as written (resolving a lazy frame's schema reads no data)."""
+    found = {name: type_names(frame.collect_schema()) for name, frame in plan.outputs.items()}
+    if plan.rejected_columns:
+        found[REJECTED] = type_names(_rejected_frame(Plan(rejected_columns=plan.rejected_columns)).collect_schema())
+    return found
+
+
+def neutralize(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Text cells a spreadsheet would run as formulas, prefixed with ' (typed columns are left alone)."""
+    texts = [c for c, t in frame.collect_schema().items() if t == pl.String]
+    return frame.with_columns([neutralized(c) for c in texts]) if texts else frame
+
+
+def _strata(recipe: m.Recipe, label: str, key: str | None, counts: dict[str, Any]) -> dict[str, Any]:
+    """A split step's rows per (stratum, part), from the audit's value counts."""
+    step = recipe.steps[int(label.split(":", 1)[0]) - 1]
+    assert isinstance(step, m.SplitStep)
+    if key is None:
+        return {"step": label, "strata": None}
+    names = list(step.split.parts)
+    found: dict[str | None, dict[str, int]] = {}
+    for entry in counts[key] or []:
+        group, n = entry[key], int(entry["n"])
+        found.setdefault(group["stratum"], dict.fromkeys(names, 0))[names[group["part"]]] += n
+    ordered = sorted(found, key=lambda v: (v is None, v or ""))
+    return {"step": label, "strata": [{"value": v, "rows": found[v]} for v in ordered]}
 
 
 def _statistics(frame: pl.LazyFrame, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -254,11 +341,15 @@ class _polars_errors:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if exc is not None and (unreachable := object_store_error(exc, self.request.source.display)):
+            raise unreachable from None  # S3 kept failing after the object store's retries
         if exc is None or not isinstance(exc, pl.exceptions.PolarsError):
             return False
         text = str(exc)
         lowered = text.lower()
         source = self.request.source
+        if _unreadable_input(source, lowered) and (found := read_error(source, self.request.recipe.input, text)):
+            raise found from None  # names the file, line and column
         if "json" in lowered and ("deserializ" in lowered or "json parsing" in lowered):
             raise _JsonFailure() from exc
         if isinstance(exc, pl.exceptions.ShapeError) and "'__json'" in text:
@@ -286,6 +377,17 @@ class _polars_errors:
             f"the polars engine failed on {source.display}: {_first(text)}",
             hint="run with --debug for the full error",
         ) from exc
+
+
+def _unreadable_input(source: InputSource, lowered: str) -> bool:
+    """Whether Polars failed on the input file itself (its bytes, quoting, fields or lines), not on a value."""
+    if "utf-8" in lowered or "utf8" in lowered or "schema names differ" in lowered or "schema lengths differ" in lowered:
+        return True
+    if source.format == "csv":
+        return any(k in lowered for k in ("csv malformed", "more fields", "dtype `str`"))
+    if source.format == "jsonl":
+        return any(k in lowered for k in ("ndjson", "syntax at character", "supertype", "error parsing line"))
+    return "extra column" in lowered or "missing column" in lowered
 
 
 def _bad_input_rows(request: RunRequest) -> list[str]:

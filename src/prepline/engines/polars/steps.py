@@ -16,16 +16,26 @@ with a separate streaming pass (once: the audit compile reuses the values).
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from prepline.engines.base import REJECT_COLUMNS, ROW
+from prepline.engines.base import (
+    FORMULA_PREFIX,
+    FORMULA_START,
+    PLAIN_NUMBER,
+    REJECT_COLUMNS,
+    REJECTED,
+    ROW,
+)
 from prepline.engines.polars.expressions import convert, dtype, to_polars
 from prepline.engines.polars.read import BAD, BAD_REASON, RAW, Scan
 from prepline.recipe import model as m
+from prepline.recipe import split as sp
 from prepline.recipe.expressions import infer_type, parse_expression
 from prepline.recipe.flow import aggregate_schema
 from prepline.recipe.jsonpath import parse_json_path
@@ -61,11 +71,17 @@ class Plan:
     reject_tallies: list[str] = field(default_factory=list)  # audit: rows each reject point sets aside
     distinct: list[str] = field(default_factory=list)  # audit: key columns whose distinct values are counted
     output_rows: dict[str, str] = field(default_factory=dict)  # audit: output name -> its row count's key
+    neutralized: dict[str, list[str]] = field(default_factory=dict)  # audit: CSV output -> keys of its formula cells
+    splits: list[str] = field(default_factory=list)  # the split steps' labels
+    strata: dict[str, str] = field(default_factory=dict)  # audit: split label -> key of its (stratum, part) counts
+    aggregates: list[str] = field(default_factory=list)  # main: outputs small enough to collect (one row per group)
 
 
 class Compiler:
-    def __init__(self, recipe: m.Recipe, scan: Scan, stats: StatsFn, tolerant_json: bool, mode: str = "main"):
+    def __init__(self, recipe: m.Recipe, scan: Scan, stats: StatsFn, tolerant_json: bool, mode: str = "main",
+                 run_format: m.OutputFormat = "csv"):
         self.recipe = recipe
+        self.run_format = run_format
         self.stats = stats
         self.tolerant_json = tolerant_json
         self.audit = mode == "audit"
@@ -86,7 +102,9 @@ class Compiler:
         if self.audit:
             sums = [pl.col(key).sum().cast(pl.Int64).alias(key) for key in self.plan.tallies]
             uniques = [pl.col(k).drop_nulls().n_unique().cast(pl.Int64).alias(k) for k in self.plan.distinct]
-            self.plan.audit = self.frame.select(pl.len().cast(pl.Int64).alias("n_rows"), *sums, *uniques)
+            # (stratum, part) counts as one list value, so the audit stays one query of one row
+            strata = [pl.col(k).drop_nulls().value_counts(name="n").implode().alias(k) for k in self.plan.strata.values()]
+            self.plan.audit = self.frame.select(pl.len().cast(pl.Int64).alias("n_rows"), *sums, *uniques, *strata)
         return self.plan
 
     # --- helpers --------------------------------------------------------------------------------
@@ -102,6 +120,27 @@ class Compiler:
         self.frame = self.frame.with_columns((flag.fill_null(False) & pl.col(ALIVE)).alias(key))
         self.plan.tallies.append(key)
         return key
+
+    def _tally_cells(self, cells: pl.Expr) -> str | None:
+        """An integer column summed by the audit query: ``cells`` on the rows still in the flow."""
+        if not self.audit:
+            return None
+        key = f"__c{len(self.plan.tallies)}"
+        self.frame = self.frame.with_columns(pl.when(pl.col(ALIVE)).then(cells).otherwise(0).alias(key))
+        self.plan.tallies.append(key)
+        return key
+
+    def _count_formulas(self, name: str, texts: list[pl.Expr], rows: pl.Expr) -> None:
+        """Audit: the cells of output ``name`` (``texts``, on ``rows``) that its CSV file neutralizes."""
+        if not self.audit or not texts or not self.recipe.write_spec(name, self.run_format).neutralize:
+            return
+        cells = pl.sum_horizontal([is_formula(t).fill_null(False).cast(pl.Int64) for t in texts])
+        key = self._tally_cells(pl.when(rows.fill_null(False)).then(cells).otherwise(0))
+        if key is not None:
+            self.plan.neutralized.setdefault(name, []).append(key)
+
+    def _text_columns(self, columns: list[str]) -> list[pl.Expr]:
+        return [pl.col(c) for c in columns if self.schema[c] == "string"]
 
     def _count(self, label: str, what: str, flag: pl.Expr) -> None:
         """Count the rows still in the flow where ``flag`` is true, as a counter in the manifest."""
@@ -123,14 +162,17 @@ class Compiler:
         ``values`` gives the text to write for some columns (the input's text, before parsing).
         """
         bad = bad.fill_null(False)
+        values = values or {}
         if self.audit:
             self._reject_schemas.append(self._visible())
             key = self._tally(bad)
             assert key is not None
             self.plan.reject_tallies.append(key)
+            # every cell of the rejected output is text (the step's label never starts a formula)
+            texts = [reason, *[values.get(c, pl.col(c)).cast(pl.String) for c in self._visible()]]
+            self._count_formulas(REJECTED, texts, bad)
             self._remove(bad)
             return
-        values = values or {}
         # the rejected rows are written by their own query, only when the audit counted some
         rejected = self.frame.filter(bad).select(
             pl.col(ROW).cast(pl.Int64),
@@ -282,9 +324,15 @@ class Compiler:
                 exprs.append(expr.alias(name))
             self.frame = self.frame.with_columns(exprs).drop(decoded)
             typed = {n: json_value(pl.col(n), f.type) for n, f in fields.items() if f.type != "string"}
-            if typed:
+            # json_decode keeps a repeated key's first value, where Spark, the row-level path and the
+            # seed's json.loads keep the last: a value that may repeat a key sends the run there too
+            keys = sorted({json.dumps(k, ensure_ascii=False) for f in fields.values() for k in parse_json_path(f.path)})
+            suspect = pl.any_horizontal([source.str.count_matches(k, literal=True) > 1 for k in keys]).fill_null(False)
+            if not typed:
+                self._count(label, JSON_CHECK, suspect)
+            else:
                 unconverted = pl.any_horizontal([pl.col(n).is_not_null() & t.is_null() for n, t in typed.items()])
-                self._count(label, JSON_CHECK, unconverted)
+                self._count(label, JSON_CHECK, suspect | unconverted)
                 self.frame = self.frame.with_columns([t.alias(n) for n, t in typed.items()])
             if spec.on_invalid == "reject":
                 self._reject_schemas.append(self._visible())  # no row is invalid when this path completes
@@ -384,6 +432,7 @@ class Compiler:
         spec = step.spec()
         if self.audit:
             self.plan.output_rows[spec.name] = self._tally(pl.lit(True)) or ""
+            self._count_formulas(spec.name, self._text_columns(spec.columns or self._visible()), pl.lit(True))
             return
         # An explicit cache node lets this output's sink and every later step share one scan
         # (and one JSON parse): measured at 2M rows, 35% less CPU and 30% less memory.
@@ -416,6 +465,119 @@ class Compiler:
             .with_columns([pl.col(n).cast(dtype(t)) for n, t in out_schema.items()])
         )
         self.plan.outputs[spec.name] = frame
+        self.plan.aggregates.append(spec.name)
+
+    def _split(self, step: m.SplitStep, label: str) -> None:
+        """Each part: the rows whose key hashes into its range (see :mod:`prepline.recipe.split`)."""
+        spec = step.split
+        names = list(spec.parts)
+        keys = spec.key_columns()
+        bounds = sp.thresholds(list(spec.parts.values()))
+        self.frame = with_split_hash(self.frame, key_text(keys), HASH)
+        chain: Any = pl
+        for j, bound in enumerate(bounds[:-1]):
+            chain = chain.when(pl.col(HASH) < bound).then(pl.lit(j, dtype=pl.Int32))
+        self.frame = self.frame.with_columns(chain.otherwise(pl.lit(len(names) - 1, dtype=pl.Int32)).alias(PART))
+        self.frame = self.frame.drop(HASH)
+        columns = spec.columns or self._visible()
+        missing = pl.any_horizontal([pl.col(c).is_null() for c in keys])
+        self._count(label, f"rows whose split key ({', '.join(keys)}) is missing (hashed as empty text)", missing)
+        self.plan.splits.append(label)
+        if self.audit:
+            for j, name in enumerate(names):
+                in_part = pl.col(PART) == j
+                self.plan.output_rows[name] = self._tally(in_part) or ""
+                self._count_formulas(name, self._text_columns(columns), in_part)
+            if spec.stratify is not None:
+                key = f"__k{len(self.plan.tallies)}_strata"
+                stratum = pl.col(spec.stratify).cast(pl.String)
+                self.frame = self.frame.with_columns(
+                    pl.when(pl.col(ALIVE)).then(pl.struct(stratum.alias("stratum"), pl.col(PART).alias("part"))).alias(key)
+                )
+                self.plan.strata[label] = key
+        else:
+            self.frame = self.frame.cache()  # one scan for every part and the rest of the flow (see _output)
+            for j, name in enumerate(names):
+                self.plan.outputs[name] = self.frame.filter(pl.col(PART) == j).select(columns)
+        self.frame = self.frame.drop(PART)
+
+
+# --- split ------------------------------------------------------------------------------------
+
+HASH = "__split_hash"
+PART = "__split_part"
+FIXED_CHUNKS = 8  # the first 32 bytes of a key are hashed as columns; a longer key's rest as a list
+
+
+def key_text(columns: list[str]) -> pl.Expr:
+    """A row's key as the text it is hashed as (see ``prepline.recipe.split``)."""
+    texts = [pl.col(c).cast(pl.String).fill_null("") for c in columns]
+    return texts[0] if len(texts) == 1 else pl.concat_str(texts, separator=sp.KEY_SEPARATOR)
+
+
+def with_split_hash(frame: pl.LazyFrame, text: pl.Expr, name: str) -> pl.LazyFrame:
+    """``frame`` with column ``name``: ``prepline.recipe.split.split_hash`` of ``text``, in Int64 arithmetic.
+
+    Intermediate values are columns, not repeated sub-expressions: ``x**5`` written as nested
+    products would evaluate ``x`` five times. The first chunks are fixed columns (binary slices
+    read as big-endian integers), which is several times faster than a list per row; the bytes
+    past them, if any, go through a list of hex chunks.
+    """
+    modulus, chunk = sp.MODULUS, sp.CHUNK_BYTES
+    fixed = FIXED_CHUNKS
+    pad = "\x00" * (chunk - 1)  # zero padding: a chunk past the text's end reads as null and adds nothing
+    frame = frame.with_columns(
+        (text + pl.lit(pad)).cast(pl.Binary).alias("__sh_b"), text.str.len_bytes().cast(pl.Int64).alias("__sh_n")
+    )
+    data = pl.col("__sh_b")
+    xs = [f"__sh_x{i}" for i in range(fixed)]
+    frame = frame.with_columns(
+        [
+            ((data.bin.slice(chunk * i, chunk).bin.reinterpret(dtype=pl.UInt32, endianness="big").cast(pl.Int64)
+              + (i + 1) * sp.POSITION) % modulus).alias(xs[i])
+            for i in range(fixed)
+        ]
+        + [data.bin.slice(chunk * fixed).bin.encode("hex").str.extract_all("[0-9a-f]{8}").alias("__sh_t")]
+    )
+    tail = pl.col("__sh_t")
+    position = pl.int_ranges(0, tail.list.len(), dtype=pl.Int64) + fixed + 1
+    frame = frame.with_columns(
+        ((tail.list.eval(pl.element().str.to_integer(base=16)) + position * sp.POSITION) % modulus).alias("__sh_tx")
+    )
+    frame = _pow5_columns(frame, [*xs, "__sh_tx"])
+    chunks = pl.sum_horizontal([pl.col(x).fill_null(0) for x in xs]) + pl.col("__sh_tx").list.sum()
+    frame = frame.with_columns(
+        ((pl.col("__sh_n") * sp.LENGTH_FACTOR + chunks) % modulus + sp.ROUND_ADD).mod(modulus).alias("__sh_s")
+    )
+    frame = _pow5_columns(frame, ["__sh_s"])
+    frame = frame.with_columns(((pl.col("__sh_s") * sp.ROUND_MUL + sp.FINAL_ADD) % modulus).alias("__sh_s"))
+    frame = _pow5_columns(frame, ["__sh_s"])
+    return frame.rename({"__sh_s": name}).drop("__sh_b", "__sh_n", "__sh_t", *xs, "__sh_tx")
+
+
+def _pow5_columns(frame: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
+    """Replace each column (an integer or a list of them) by its fifth power modulo the split's prime."""
+    modulus = sp.MODULUS
+    squares = {n: f"{n}__2" for n in names}
+    frame = frame.with_columns([(pl.col(n) * pl.col(n) % modulus).alias(sq) for n, sq in squares.items()])
+    frame = frame.with_columns([(pl.col(sq) * pl.col(sq) % modulus).alias(sq) for sq in squares.values()])
+    return frame.with_columns([(pl.col(sq) * pl.col(n) % modulus).alias(n) for n, sq in squares.items()]).drop(
+        list(squares.values())
+    )
+
+
+# --- CSV formula injection ----------------------------------------------------------------------
+
+
+def is_formula(text: pl.Expr) -> pl.Expr:
+    """Whether a spreadsheet would run this text as a formula (see ``engines.base.FORMULA_START``)."""
+    return text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
+
+
+def neutralized(column: str) -> pl.Expr:
+    """The text column with a ' before every formula (see ``is_formula``)."""
+    text = pl.col(column)
+    return pl.when(is_formula(text)).then(pl.lit(FORMULA_PREFIX) + text).otherwise(text).alias(column)
 
 
 def json_value(text: pl.Expr, kind: str) -> pl.Expr:

@@ -11,8 +11,9 @@ Polars numbers it, see ``read``), the same text for every value except float dig
 below, the same rejected rows, counters, fills and rule outcomes. The differences that remain:
 
 * Floats: Java 17 prints 17 significant digits for about 0.4 % of doubles where Polars prints
-  16 (``-2.12516568180053984e+17`` vs ``-2.1251656818005398e+17``): the same double. For
-  float32 columns Java prints extra digits more often (~6 %); they read back as the same float32.
+  16 (``-2.12516568180053984e+17`` vs ``-2.1251656818005398e+17``), and a digit more for some
+  subnormals (``4.9e-324`` vs ``5e-324``): the same double. A float concatenated into a text
+  (``concat``) carries those digits into the text. For float32 columns Java prints extra digits more often (~6 %); they read back as the same float32.
   Sums and means of floats may differ in the last bits (summation order).
 * CSV input: a row with more fields than the header loses the extra fields (Polars fails); with
   several files, columns are matched by position using the first file's header. Text that does

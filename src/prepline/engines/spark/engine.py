@@ -1,13 +1,15 @@
 """Run a compiled recipe on Spark, write each output as one file, and translate Spark's failures.
 
 Outputs are named like the Polars engine's (``<name>.csv`` / ``<name>.parquet``), one file
-each. Every CSV output is written by a single Spark job: each output's rows become CSV lines,
+each (a partitioned Parquet output: a folder ``<name>/<column>=<value>/00000000.parquet``).
+Every CSV output is written by a single Spark job: each output's rows become CSV lines,
 composed in Spark with the Polars writer's rules (quoting only where needed, ``""`` for an empty
 text, nothing for null, ``true``/``false``, ISO dates, Polars' float notation); the lines of all
 outputs are gathered into one partition, sorted by output then by the output's order (``_row``;
 an aggregate's keys; rejected rows by step, then ``_row``), and split into the files. So the
 two engines' files are the same bytes except where a float's digits differ (see
-``expressions.float_text``). Parquet outputs are written one job each, in the same order.
+``expressions.float_text``); formula cells are neutralized as Polars does, and counted by the
+same observation as the rows. Parquet outputs are written one job each, in the same order.
 
 Counts come from metrics observed while writing (see ``steps``); a ``fail`` policy whose count
 is not zero raises the error the Polars engine raises, after which nothing is published.
@@ -29,12 +31,22 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from prepline.engines.base import REJECTED, ROW, Counter, EngineResult, RunRequest
+from prepline.engines.base import (
+    FORMULA_PREFIX,
+    FORMULA_START,
+    PLAIN_NUMBER,
+    REJECTED,
+    ROW,
+    Counter,
+    EngineResult,
+    RunRequest,
+)
 from prepline.engines.spark.expressions import col, expr, q, s, to_text
 from prepline.engines.spark.read import Scan, scan
 from prepline.engines.spark.session import check_master, get_session
-from prepline.engines.spark.steps import ORDER, SMALL_INPUT_BYTES, Compiler, Output, Plan
+from prepline.engines.spark.steps import ORDER, PART, SMALL_INPUT_BYTES, Compiler, Output, Plan
 from prepline.errors import EngineError, InputError, PreplineError
+from prepline.recipe import model as m
 from prepline.recipe.model import STEP_MODELS
 
 MIN_SPARK_MAJOR = 4
@@ -47,6 +59,9 @@ class SparkEngine:
     name = "spark"
     #: every step kind; the value-level differences from Polars are listed in ``prepline.engines.spark``
     capabilities = frozenset(STEP_MODELS)
+    #: brotli needs a codec library Spark does not ship; only zstd's level is a Parquet writer option
+    parquet_codecs = frozenset({"zstd", "snappy", "gzip", "lz4", "uncompressed"})
+    parquet_levels = frozenset({"zstd"})
 
     def __init__(self, master: str | None = None):
         # a mistyped --spark-master is refused before the recipe's input is even looked at
@@ -76,8 +91,9 @@ class SparkEngine:
                 input_scan: Scan = scan(spark, request.source, request.recipe.input)
                 plan = Compiler(request.recipe, input_scan, _stats, request.source.display).compile()
                 t1 = time.perf_counter()
-                files, row_metrics = _write_all(spark, request, plan)
+                files, row_metrics, schemas = _write_all(spark, request, plan)
                 values = _collect(plan, row_metrics)
+                splits = [_strata(plan, label) for label in plan.splits]
             for check in plan.checks:  # in flow order: the first policy that failed is reported
                 if values[check.key]:
                     with _spark_errors(request):
@@ -97,6 +113,9 @@ class SparkEngine:
             fill_values=fills,
             counters=counters,
             rules=[rule_result(check, values) for check in plan.rule_checks],
+            neutralized={name: values[f"formulas:{name}"] for name in files if f"formulas:{name}" in values},
+            schemas=schemas,
+            splits=splits,
             notes=list(plan.notes),
             seconds={"plan_and_statistics": round(t1 - started, 4), "execute": round(t2 - t1, 4),
                      "total": round(t2 - started, 4)},
@@ -138,29 +157,50 @@ def _tuned(spark: SparkSession, small: bool) -> Iterator[None]:
 # --- writing --------------------------------------------------------------------------------------------
 
 
-def _write_all(spark: SparkSession, request: RunRequest, plan: Plan) -> tuple[dict[str, Path], list[Any]]:
-    """Write every output (CSV: all in one Spark job); returns the files and each one's row count metric."""
+def _write_all(spark: SparkSession, request: RunRequest, plan: Plan) -> tuple[dict[str, Path], list[Any], dict[str, dict[str, str]]]:
+    """Write every output (CSV: all in one Spark job); returns the files, each one's metrics (its
+    rows, and for a CSV output the formula cells it neutralized) and each one's column types."""
     outputs = dict(plan.outputs)
     if plan.rejected_columns:
         outputs[REJECTED] = _rejected_output(spark, plan)
-    files = {name: request.output_dir / f"{name}.{request.output_format}" for name in outputs}
+    specs = {name: request.recipe.write_spec(name, request.output_format) for name in outputs}
+    files = {name: request.output_dir / (name if spec.partition_by else f"{name}.{spec.format}")
+             for name, spec in specs.items()}
     row_metrics = []
     observed = {}
     for name, output in outputs.items():
         rows = Observation()
-        observed[name] = output.frame.observe(rows, F.count(F.lit(1)).alias("n"))
-        row_metrics.append((f"rows:{name}", rows))
-    if request.output_format == "csv":
+        metrics = [F.count(F.lit(1)).alias("n")]
+        if specs[name].neutralize:
+            types = {f.name: f.dataType for f in output.frame.schema.fields}
+            cells = [f"CAST({is_formula(q(c))} AS BIGINT)" for c in output.columns if isinstance(types[c], T.StringType)]
+            metrics.append(expr(f"coalesce(sum({' + '.join(cells) or '0'}), 0) AS formulas"))
+        observed[name] = output.frame.observe(rows, *metrics)
+        row_metrics.append((name, rows))
+    csv = [name for name in outputs if specs[name].format == "csv"]
+    if csv:
         size = request.source.size_bytes
-        _write_csv(observed, outputs, files, request.output_dir, small=size is not None and size < SMALL_INPUT_BYTES)
-    else:
-        for name, output in outputs.items():
-            _write_parquet(observed[name], output, files[name])
+        _write_csv({n: observed[n] for n in csv}, outputs, {n: files[n] for n in csv}, request.output_dir,
+                   small=size is not None and size < SMALL_INPUT_BYTES,
+                   neutralize={n for n in csv if specs[n].neutralize})
+    for name, output in outputs.items():
+        if specs[name].format == "parquet":
+            _write_parquet(observed[name], output, files[name], specs[name].parquet)
     covered = max((o.position for o in outputs.values()), default=0)
     if any(metric.position >= covered for metric in plan.metrics):
         assert plan.final is not None  # counts defined after the last output: one pass computes them
         plan.final.write.format("noop").mode("overwrite").save()
-    return files, row_metrics
+    schemas = {}
+    for name, output in outputs.items():
+        types = {f.name: f.dataType for f in output.frame.schema.fields}
+        schemas[name] = {c: TYPE_NAMES.get(type(types[c]), types[c].simpleString()) for c in output.columns}
+    return files, row_metrics, schemas
+
+
+# the recipe's type names (another type: Spark's name)
+TYPE_NAMES = {T.LongType: "int64", T.IntegerType: "int32", T.DoubleType: "float64", T.FloatType: "float32",
+              T.StringType: "string", T.BooleanType: "bool", T.DateType: "date", T.TimestampNTZType: "datetime",
+              T.TimestampType: "datetime"}
 
 
 def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
@@ -203,9 +243,25 @@ def _collect(plan: Plan, row_metrics: list[Any]) -> dict[str, int]:
     for metric in plan.metrics:
         row = _observed(metric.observation)
         values.update({key: int(row.get(name) or 0) for key, name in metric.names.items()})
-    for key, observation in row_metrics:
-        values[key] = int(_observed(observation).get("n") or 0)
+    for name, observation in row_metrics:
+        row = _observed(observation)
+        values[f"rows:{name}"] = int(row.get("n") or 0)
+        if "formulas" in row:
+            values[f"formulas:{name}"] = int(row["formulas"] or 0)
     return values
+
+
+def _strata(plan: Plan, label: str) -> dict[str, Any]:
+    """A split step's rows per (stratum, part): one aggregation job over the kept flow."""
+    found = [st for st in plan.strata if st.label == label]
+    if not found:
+        return {"step": label, "strata": None}
+    strata = found[0]
+    counts: dict[str | None, dict[str, int]] = {}
+    for row in strata.frame.groupBy(expr(f"{strata.stratum} AS stratum"), col(PART)).count().collect():
+        counts.setdefault(row[0], dict.fromkeys(strata.parts, 0))[strata.parts[row[1]]] += int(row[2])
+    ordered = sorted(counts, key=lambda v: (v is None, v or ""))
+    return {"step": label, "strata": [{"value": v, "rows": counts[v]} for v in ordered]}
 
 
 def _observed(observation: Any) -> dict[str, Any]:
@@ -242,7 +298,7 @@ def _rejected_output(spark: SparkSession, plan: Plan) -> Output:
 
 
 def _write_csv(frames: dict[str, DataFrame], outputs: dict[str, Output], files: dict[str, Path], folder: Path,
-               small: bool) -> None:
+               small: bool, neutralize: set[str]) -> None:
     """All CSV outputs in one job: their lines, sorted by output then by the output's order, one file each.
 
     ``small`` (the input is small): the lines are gathered by one task and collected by the driver,
@@ -254,7 +310,7 @@ def _write_csv(frames: dict[str, DataFrame], outputs: dict[str, Output], files: 
     lines = []
     for name, frame in frames.items():
         types = {f.name: f.dataType for f in frame.schema.fields}
-        cells = [_csv_cell(c, types[c]) for c in outputs[name].columns]
+        cells = [_csv_cell(c, types[c], name in neutralize) for c in outputs[name].columns]
         line = f"concat_ws(',', {', '.join(cells)})" if cells else "''"
         lines.append(frame.select(expr(f"{line} AS value"), expr(f"{s(name)} AS {OUTPUT}"), *ORDER))
     union = functools.reduce(DataFrame.union, lines)
@@ -279,14 +335,35 @@ def _write_csv(frames: dict[str, DataFrame], outputs: dict[str, Output], files: 
                         shutil.copyfileobj(source, sink, 1 << 24)
 
 
-def _write_parquet(frame: DataFrame, output: Output, path: Path) -> None:
-    ordered = frame.repartition(1).sortWithinPartitions(*ORDER).select(*[col(c) for c in output.columns])
+SPARK_CODECS = {"lz4": "lz4_raw"}  # Parquet's LZ4_RAW, which Polars writes ("lz4" is Hadoop's framing)
+
+
+def _write_parquet(frame: DataFrame, output: Output, path: Path, options: m.ParquetWrite) -> None:
+    """One file, or with ``partition_by`` one folder per value holding ``00000000.parquet`` (as Polars names it)."""
+    column = options.partition_by
+    order = [col(column), *ORDER] if column else list(ORDER)
+    ordered = frame.repartition(1).sortWithinPartitions(*order).select(*[col(c) for c in output.columns])
+    writer = ordered.write.option("compression", SPARK_CODECS.get(options.compression, options.compression))
+    if options.compression_level is not None:  # zstd only (see SparkEngine.parquet_levels)
+        writer = writer.option("parquet.compression.codec.zstd.level", str(options.compression_level))
+    if options.row_group_size is not None:
+        writer = writer.option("parquet.block.row.count.limit", str(options.row_group_size))
     with _scratch(ordered.sparkSession, path.parent) as (target, fetch):
-        ordered.write.option("compression", "zstd").parquet(target)
-        parts = fetch("")
-        if len(parts) != 1:
-            raise EngineError(f"Spark wrote {len(parts)} files for {path.name} instead of one")
-        os.replace(parts[0], path)
+        if column is None:
+            writer.parquet(target)
+            parts = fetch("")
+            if len(parts) != 1:
+                raise EngineError(f"Spark wrote {len(parts)} files for {path.name} instead of one")
+            os.replace(parts[0], path)
+            return
+        writer.partitionBy(column).parquet(target)  # folders <column>=<value>, as Polars names them
+        path.mkdir()
+        numbered: dict[str, int] = {}
+        for part in fetch(f"{column}=*"):
+            folder = part.parent.name
+            (path / folder).mkdir(exist_ok=True)
+            index = numbered[folder] = numbered.get(folder, -1) + 1
+            os.replace(part, path / folder / f"{index:08d}.parquet")
 
 
 def on_cluster(spark: SparkSession) -> bool:
@@ -308,24 +385,27 @@ def _scratch(spark: SparkSession, folder: Path) -> Iterator[tuple[str, Callable[
     local = folder / name
     if not on_cluster(spark):
         try:
-            yield local.as_uri(), lambda sub: sorted((local / sub).glob("part-*"))
+            # ``sub`` may be a pattern (``d=*``: every partition folder of a partitioned write)
+            # file:// + the raw path: Hadoop quotes it itself (as_uri()'s %3D would name a folder "%3D")
+            yield f"file://{local}", lambda sub: sorted(local.glob(f"{sub}/part-*" if sub else "part-*"))
         finally:
             shutil.rmtree(local, ignore_errors=True)
         return
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     hadoop = jvm.org.apache.hadoop.fs.Path
-    remote = hadoop(f"/tmp/prepline/{name}")
+    remote = hadoop(f"/tmp/prepline/{name.lstrip('.')}")  # not hidden: Hadoop's listings skip .names
     fs = remote.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
 
     def fetch(sub: str) -> list[Path]:
         found = fs.globStatus(hadoop(hadoop(remote, sub) if sub else remote, "part-*")) or []
         copies = []
         for status in sorted(found, key=lambda s: s.getPath().getName()):
-            copy = local / sub / status.getPath().getName()
+            folder = status.getPath().getParent().getName() if sub else ""  # the folder a pattern matched
+            copy = local / folder / status.getPath().getName()
             copy.parent.mkdir(parents=True, exist_ok=True)
             # useRawLocalFileSystem: no .crc file beside the copy
-            fs.copyToLocalFile(False, status.getPath(), hadoop(copy.as_uri()), True)
+            fs.copyToLocalFile(False, status.getPath(), hadoop("file", None, str(copy)), True)
             copies.append(copy)
         return copies
 
@@ -337,11 +417,21 @@ def _scratch(spark: SparkSession, folder: Path) -> Iterator[tuple[str, Callable[
         shutil.rmtree(local, ignore_errors=True)
 
 
-def _csv_cell(name: str, type_: T.DataType) -> str:
-    """A cell as Polars writes it: quoted only when it holds a comma, a quote or a line break; "" for empty text."""
+def is_formula(text: str) -> str:
+    """SQL: whether a spreadsheet would run this text as a formula (see ``engines.base.FORMULA_START``)."""
+    return f"coalesce({text} RLIKE {s(FORMULA_START)} AND NOT {text} RLIKE {s(PLAIN_NUMBER)}, FALSE)"
+
+
+def _csv_cell(name: str, type_: T.DataType, neutralize: bool) -> str:
+    """A cell as Polars writes it: quoted only when it holds a comma, a quote or a line break; "" for empty text.
+
+    ``neutralize``: a text cell a spreadsheet would run as a formula gets a leading ' first.
+    """
     text = to_text(q(name), type_, csv=True)
     if not isinstance(type_, T.StringType):
         return f"coalesce({text}, '')"  # numbers, booleans, dates: never empty, never quoted
+    if neutralize:
+        text = f"(CASE WHEN {is_formula(text)} THEN concat({s(FORMULA_PREFIX)}, {text}) ELSE {text} END)"
     return (
         f"(CASE WHEN {text} IS NULL THEN '' WHEN {text} = '' THEN '\"\"' "
         f"WHEN {text} RLIKE {QUOTE_WHEN} THEN concat('\"', replace({text}, '\"', '\"\"'), '\"') ELSE {text} END)"

@@ -15,26 +15,32 @@ The checks and messages are the Polars engine's (``engines/polars/read.py``); wh
   to follow the splits before it. The ids are taken right above the scan, before anything can
   filter rows, and the scan's splits depend only on the files and the session's settings, so
   every query over the input sees the same numbers.
-* Spark replaces bytes that are not UTF-8 with U+FFFD silently; a local CSV input is checked
-  before reading when the recipe says ``encoding: utf8``.
+* Spark replaces bytes that are not UTF-8 with U+FFFD silently, drops the fields of a row beyond
+  the header's and reads an unclosed quote to the end of the file as one value. Polars refuses
+  all three, so a local CSV input is checked before reading (:func:`check_text`, with the
+  standard library: bytes when the recipe says ``encoding: utf8``, then quotes and field counts)
+  and refused with the same messages, naming the file, line and column.
+* A value is converted to its declared type as in Polars (``engines/polars/read.py:from_file``):
+  directly when that cannot change it, else through its text, so a Parquet 1.5 is not an int64.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
-import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from prepline.engines import textcheck
 from prepline.engines.base import ROW, InputSource
-from prepline.engines.spark.expressions import col, convert, expr, q, s, sql_type, to_text
+from prepline.engines.spark.expressions import col, convert, dtype, expr, q, s, sql_type, to_text
 from prepline.errors import ColumnNotFoundError, InputError, closest
 from prepline.recipe.model import InputSpec
 
@@ -95,8 +101,8 @@ def file_columns(spark: SparkSession, source: InputSource, spec: InputSpec) -> l
 
 
 def scan(spark: SparkSession, source: InputSource, spec: InputSpec) -> Scan:
-    if source.format == "csv" and spec.csv.encoding == "utf8":
-        check_utf8(source)
+    if source.format == "csv":
+        check_text(source, spec)
     present = file_columns(spark, source, spec)
     _check_header(source, present)
     specs = spec.column_specs()
@@ -109,7 +115,9 @@ def scan(spark: SparkSession, source: InputSource, spec: InputSpec) -> Scan:
         raise ColumnNotFoundError(
             f"input {source.display} lacks required column(s) {', '.join(hints)}; "
             f"its columns are: {', '.join(present)}",
-            hint="fix the file's header, or mark the column `required: false` in the recipe's input.columns",
+            hint=(textcheck.header_fix(present, list(specs), spec.csv.delimiter, spec.csv.has_header)
+                  if source.format == "csv" else None)
+            or "fix the file's header, or mark the column `required: false` in the recipe's input.columns",
         )
     extras = [c for c in present if c not in specs]
     if extras and spec.extra_columns == "error":
@@ -128,6 +136,7 @@ def scan(spark: SparkSession, source: InputSource, spec: InputSpec) -> Scan:
         # before the work on values (conversions, JSON) starts; _row keeps their order
         frame = frame.repartition(parallelism)
     file_types = {f.name: f.dataType for f in frame.schema.fields}
+    _refuse_nested(source, specs, file_types)
     nulls = [v for v in spec.csv.null_values if v != ""] if source.format == "csv" else []
     strict_csv = source.format == "csv" and spec.on_bad_value == "fail"
 
@@ -146,7 +155,7 @@ def scan(spark: SparkSession, source: InputSource, spec: InputSpec) -> Scan:
             columns.append(f"CAST(NULL AS {sql_type(spec_.type)}) AS {q(name)}")
             continue
         raw = raw_of(name)
-        converted = convert(raw, file_types[name], spec_.type, read=strict_csv)
+        converted = from_file(raw, file_types[name], spec_.type, read=strict_csv)
         columns.append(f"{converted} AS {q(name)}")
         if spec_.type == "string":
             continue
@@ -184,6 +193,11 @@ def _read(spark: SparkSession, source: InputSource, spec: InputSpec, present: li
             )
             .csv(paths)
         )
+        if len(present) > 1:
+            # as the Polars engine: a line whose every field is empty is skipped (Spark skips blank lines itself)
+            frame = frame.filter(~F.coalesce(F.expr(" AND ".join(f"coalesce({q}, '') = ''" for q in
+                                                                  (f"`{n.replace('`', '``')}`" for n in present))),
+                                             F.lit(False)))
     elif source.format == "jsonl":
         frame = spark.read.schema(text_schema).options(multiLine=False, mode="PERMISSIVE").json(paths)
     else:
@@ -237,34 +251,66 @@ def _spark_path(uri: str) -> str:
 # --- checks without Spark --------------------------------------------------------------------------------
 
 
-def check_utf8(source: InputSource) -> None:
-    """Refuse a local input with bytes that are not UTF-8 (Spark would read them as U+FFFD)."""
+def check_text(source: InputSource, spec: InputSpec) -> None:
+    """Refuse a local CSV input that Polars would refuse and Spark would read silently wrong: bytes
+    that are not UTF-8 (with ``encoding: utf8``), a quote that never closes, text after a closing
+    quote, a row with more fields than the header. Rows with fewer fields are read as in Polars
+    (the missing fields are null)."""
+    opts = spec.csv
     for path in input_paths(source):
         if "://" in path:
             continue  # S3 objects are read by Spark only
-        decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        offset = 0
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 24):
-                if not (chunk.isascii() and not decoder.getstate()[0]):
-                    try:
-                        decoder.decode(chunk)
-                    except UnicodeDecodeError as exc:
-                        raise _utf8_error(source, path, offset + exc.start, chunk[exc.start:exc.start + 1]) from None
-                offset += len(chunk)
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                raise _utf8_error(source, path, offset, b"") from None
+        open_ = textcheck.opener(path)
+        if opts.encoding == "utf8" and (spot := textcheck.invalid_utf8(open_, path)):
+            raise InputError(f"input {spot.file} is not valid UTF-8 text: line {spot.line}, column {spot.column}: "
+                             f"{spot.problem}", hint=UTF8_HINT)
+        spots = textcheck.csv_problems(open_, path, delimiter=opts.delimiter, quote=opts.quote,
+                                       has_header=opts.has_header, fields=len(spec.columns), short_rows=False)
+        if spots:
+            first, *more = spots
+            also = "".join(f"; line {x.line}, column {x.column}: {x.problem}" for x in more)
+            raise InputError(
+                f"input {first.file} is not valid CSV: line {first.line}, column {first.column}: {first.problem}{also}",
+                hint="fix those lines (quote values that hold the delimiter, double quotes inside quoted values), "
+                "or check input.csv.delimiter and input.csv.quote in the recipe",
+            )
 
 
-def _utf8_error(source: InputSource, path: str, offset: int, byte: bytes) -> InputError:
-    what = f"byte 0x{byte.hex()}" if byte else "a truncated character"
-    where = f" of {os.path.basename(path)}" if isinstance(source.uri, list) else ""
-    return InputError(
-        f"input {source.display} is not valid UTF-8 text ({what} at offset {offset}{where})",
-        hint="convert it (e.g. iconv -f latin1 -t utf-8) or set input.csv.encoding: utf8-lossy",
-    )
+UTF8_HINT = "convert it (e.g. iconv -f latin1 -t utf-8) or set input.csv.encoding: utf8-lossy"
+
+
+def from_file(x: str, source: T.DataType, target: str, *, read: bool = False) -> str:
+    """``x`` as read (text from CSV and JSON, typed from Parquet) converted to ``target`` as Polars does
+    (``engines/polars/read.py:from_file``): NULL where the value does not convert."""
+    want = dtype(target)
+    if source == want or isinstance(source, (T.StringType, T.NullType)):
+        return convert(x, source, target, read=read)
+    if isinstance(source, (T.StructType, T.ArrayType, T.MapType)):
+        return f"to_json({x})"  # only string targets get here, see _refuse_nested
+    if target == "string":
+        return convert(x, source, target)
+    integral = isinstance(source, T.IntegralType)
+    if (integral and isinstance(want, T.IntegralType)) or (isinstance(source, T.NumericType) and isinstance(want, T.FractionalType)) \
+            or (isinstance(source, T.DateType) and target == "datetime"):
+        return convert(x, source, target)
+    text = to_text(x, source)
+    if isinstance(source, T.FractionalType) and isinstance(want, T.IntegralType):
+        whole = f"(NOT isnan({x}) AND abs({x}) < 9007199254740992D AND {x} = floor({x}))"
+        text = f"(CASE WHEN {whole} THEN CAST(CAST({x} AS BIGINT) AS STRING) ELSE {text} END)"
+    return convert(text, T.StringType(), target)
+
+
+def _refuse_nested(source: InputSource, specs: dict[str, Any], file_types: dict[str, T.DataType]) -> None:
+    wrong = [
+        f"{name!r} holds {file_types[name].simpleString()} values, the recipe declares {spec.type}"
+        for name, spec in specs.items()
+        if isinstance(file_types.get(name), (T.StructType, T.ArrayType, T.MapType)) and spec.type != "string"
+    ]
+    if wrong:
+        raise InputError(
+            f"input {source.display}: column {'; column '.join(wrong)}",
+            hint="declare the column as string (it is read as JSON text) and take fields out of it with extract_json",
+        )
 
 
 def _head(uri: str) -> bytes:
@@ -290,28 +336,20 @@ def _csv_header(uri: str, spec: InputSpec) -> list[str]:
     text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=opts.delimiter, quotechar=opts.quote, doublequote=True)
     first = next(reader, None)
+    while first == []:  # blank lines before the header
+        first = next(reader, None)
     if first is None:
-        raise InputError(f"input {uri} has no header line", hint="the first line must name the columns")
+        raise InputError(f"input {uri} has no header line: it holds only blank lines",
+                         hint="a csv input needs at least a header line with the columns: " + ", ".join(spec.columns))
     return first
 
 
 def _jsonl_keys(uri: str) -> list[str]:
-    names: list[str] = []
-    lines = _head(uri).decode("utf-8", errors="replace").splitlines()
-    for line in lines[:1000]:
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            break  # the last line of the head may be cut; a bad line is reported by the read
-        if isinstance(record, dict):
-            names.extend(k for k in record if k not in names)
-    return names
+    return textcheck.jsonl_keys(textcheck.opener(uri))  # the Polars engine reads the same keys
 
 
 def _check_header(source: InputSource, present: list[str]) -> None:
-    dupes = sorted({c for c in present if present.count(c) > 1})
+    dupes = sorted(c for c, n in Counter(present).items() if n > 1)
     if dupes:
         raise InputError(
             f"input {source.display} has duplicate column names in its header: {', '.join(dupes)}",

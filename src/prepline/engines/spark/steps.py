@@ -46,6 +46,7 @@ from prepline.engines.spark.expressions import (
 from prepline.engines.spark.read import BAD, BAD_REASON, RAW, Scan
 from prepline.errors import DataError, EngineError, PreplineError
 from prepline.recipe import model as m
+from prepline.recipe import split as sp
 from prepline.recipe.expressions import infer_type, parse_expression
 from prepline.recipe.flow import aggregate_schema
 from prepline.recipe.jsonpath import parse_json_path
@@ -86,8 +87,20 @@ class Output:
 
 
 @dataclass
+class Strata:
+    """A stratified split: its rows per (stratum, part) are counted by one job after the outputs are written."""
+
+    label: str
+    parts: list[str]
+    frame: DataFrame  # the flow with the part index (PART)
+    stratum: str  # SQL: the stratum's value as text
+
+
+@dataclass
 class Plan:
     outputs: dict[str, Output] = field(default_factory=dict)
+    splits: list[str] = field(default_factory=list)  # the split steps' labels
+    strata: list[Strata] = field(default_factory=list)
     rejected: list[DataFrame] = field(default_factory=list)  # REJECT_COLUMNS + the row's columns, as text
     rejected_columns: list[str] = field(default_factory=list)
     rejected_position: int = 0
@@ -556,6 +569,68 @@ class Compiler:
         self.plan.outputs[spec.name] = Output(frame, list(out_schema), position=len(self.plan.metrics))
 
 
+    def _split(self, step: m.SplitStep, label: str) -> None:
+        """Each part: the rows whose key hashes into its range (see :mod:`prepline.recipe.split`)."""
+        spec = step.split
+        names = list(spec.parts)
+        keys = spec.key_columns()
+        types = self._types()
+        texts = [f"coalesce({to_text(q(c), types[c])}, '')" for c in keys]
+        text = texts[0] if len(texts) == 1 else f"concat_ws(chr({ord(sp.KEY_SEPARATOR)}), {', '.join(texts)})"
+        self.frame = with_split_hash(self.frame, text, HASH)
+        bounds = sp.thresholds(list(spec.parts.values()))
+        cases = " ".join(f"WHEN {q(HASH)} < {bound} THEN {j}" for j, bound in enumerate(bounds[:-1]))
+        self.frame = self.frame.withColumn(PART, expr(f"CASE {cases} ELSE {len(names) - 1} END")).drop(HASH)
+        missing = " OR ".join(f"{q(c)} IS NULL" for c in keys)
+        self._count(label, f"rows whose split key ({', '.join(keys)}) is missing (hashed as empty text)", missing)
+        # every part (and the strata count) reads the flow: keep it rather than computing it per part
+        self.frame = self.frame.persist(StorageLevel.MEMORY_AND_DISK)
+        self.plan.persisted.append(self.frame)
+        self._expensive = False
+        columns = spec.columns or self._visible()
+        for j, name in enumerate(names):
+            frame = self.frame.filter(expr(f"{q(PART)} = {j}")).select(
+                *[expr(q(c)) for c in columns], expr(f"0 AS {ORDER[0]}"), expr(f"{q(ROW)} AS {ORDER[1]}"))
+            self.plan.outputs[name] = Output(frame, columns, position=len(self.plan.metrics))
+        if spec.stratify is not None:
+            stratum = to_text(q(spec.stratify), types[spec.stratify])
+            self.plan.strata.append(Strata(label, names, self.frame, stratum))
+        self.plan.splits.append(label)
+        self.frame = self.frame.drop(PART)
+
+
+# --- split ----------------------------------------------------------------------------------------------
+
+HASH = "__split_hash"
+PART = "__split_part"
+
+
+def with_split_hash(frame: DataFrame, text: str, name: str) -> DataFrame:
+    """``frame`` with column ``name``: ``prepline.recipe.split.split_hash`` of the SQL text ``text``.
+
+    The UTF-8 bytes as hex, zero-padded to whole 4-byte chunks, are cut into chunks with a
+    regular expression and folded with ``transform``/``aggregate``; every product is of two
+    residues below 2**31, so BIGINT arithmetic never overflows, ANSI mode or not.
+    """
+    m_ = sp.MODULUS
+
+    def pow5(x: str) -> str:
+        square = f"pmod({x} * {x}, {m_})"
+        return f"pmod(pmod({square} * {square}, {m_}) * {x}, {m_})"
+
+    digits = 2 * sp.CHUNK_BYTES
+    hexed = f"hex(encode({text}, 'UTF-8'))"
+    padded = f"rpad({hexed}, CAST(ceil(length({hexed}) / {digits}) * {digits} AS INT), '0')"
+    chunks = f"regexp_extract_all({padded}, {s(f'[0-9A-F]{{{digits}}}')}, 0)"
+    residues = f"transform({chunks}, (c, i) -> pmod(CAST(conv(c, 16, 10) AS BIGINT) + (CAST(i AS BIGINT) + 1) * {sp.POSITION}, {m_}))"
+    terms = f"aggregate(transform({residues}, x -> {pow5('x')}), CAST(0 AS BIGINT), (acc, y) -> acc + y)"
+    length = f"CAST(octet_length({text}) AS BIGINT)"
+    frame = frame.withColumn("__sh_s", expr(f"pmod(pmod({length} * {sp.LENGTH_FACTOR} + {terms}, {m_}) + {sp.ROUND_ADD}, {m_})"))
+    frame = frame.withColumn("__sh_s", expr(pow5(q("__sh_s"))))
+    frame = frame.withColumn("__sh_s", expr(f"pmod({q('__sh_s')} * {sp.ROUND_MUL} + {sp.FINAL_ADD}, {m_})"))
+    return frame.withColumn(name, expr(pow5(q("__sh_s")))).drop("__sh_s")
+
+
 def exact_median(column: str) -> str:
     """The mean of the two middle values, as pandas and Polars compute it.
 
@@ -647,7 +722,7 @@ def json_problems(source: str, parsed: str, fields: dict[str, tuple[m.JsonField,
 def _readers_after(recipe: m.Recipe) -> list[bool]:
     """``[i]``: whether a step at index >= i reads the flow into an output, a statistic or rejected rows."""
     def reads(step: Any) -> bool:
-        if isinstance(step, (m.OutputStep, m.AggregateStep, m.FillStep)):
+        if isinstance(step, (m.OutputStep, m.AggregateStep, m.FillStep, m.SplitStep)):
             return True
         if isinstance(step, m.CheckStep):
             return any(rule.severity == "reject" for rule in step.check)

@@ -110,7 +110,7 @@ class LocalRuntime:
         if failed:
             first = failed[0]
             tail = "\n".join(first.stderr_tail)
-            reason = f"AlgorithmError: instance {first.host} exited with code {first.exit_code}"
+            reason = f"AlgorithmError: instance {first.host} {_ended(first.exit_code)}"
             if len(failed) > 1:
                 reason += f" ({len(failed)} of {len(instances)} instances failed)"
             if tail:
@@ -129,6 +129,10 @@ class LocalRuntime:
             with self._bar(f"download {item['InputName']}", sum(o.size for o in objects)) as advance:
                 staging.download(objects, cache, progress=advance)
             sharded = s3.get("S3DataDistributionType", "FullyReplicated") == "ShardedByS3Key"
+            # An object only one instance gets is linked from the job's private cache; replicated
+            # objects are copied, so that an instance writing to its input changes no other's
+            # (on SageMaker each instance downloads its own copy).
+            private = sharded or len(instances) == 1
             for index, inst in enumerate(instances):
                 mine = staging.shard(objects, index, len(instances)) if sharded else objects
                 target = inst.opt_ml / _below_opt_ml(s3["LocalPath"])
@@ -136,7 +140,10 @@ class LocalRuntime:
                 for obj in mine:
                     dest = target / obj.relative
                     dest.parent.mkdir(parents=True, exist_ok=True)
-                    _link_or_copy(cache / obj.relative, dest)
+                    if private:
+                        _link_or_copy(cache / obj.relative, dest)
+                    else:
+                        shutil.copyfile(cache / obj.relative, dest)
 
     def _prepare(self, request: dict[str, Any], inst: Instance, hosts: list[str]) -> None:
         config = inst.opt_ml / "config"
@@ -279,6 +286,14 @@ class LocalRuntime:
 def refuse_unsupported(request: dict[str, Any]) -> None:
     """Modes the local runtime cannot honour are refused up front, each with the reason."""
     problems = []
+    entrypoint = list((request.get("AppSpecification") or {}).get("ContainerEntrypoint") or [])
+    if entrypoint and Path(str(entrypoint[0])).name == "smspark-submit":
+        problems.append(
+            "AppSpecification.ContainerEntrypoint: smspark-submit is the entrypoint of SageMaker's Spark container, "
+            "which starts YARN across the job's instances and submits the application to it; there is no "
+            "smspark-submit here, and the local runtime runs each instance as a plain process, so a Spark job "
+            "runs only on SageMaker (prepline job submit). To run the recipe on Spark on this machine: "
+            "prepline run RECIPE --input DATA --output DIR --engine spark")
     for i, item in enumerate(request.get("ProcessingInputs") or []):
         if "S3Input" not in item:
             problems.append(f"ProcessingInputs[{i}] ({item.get('InputName')}): only S3Input inputs run locally "
@@ -309,6 +324,17 @@ def _link_or_copy(source: Path, dest: Path) -> None:
         os.link(source, dest)
     except OSError:
         shutil.copyfile(source, dest)
+
+
+def _ended(code: int | None) -> str:
+    """How an instance's process ended: its exit code, or the signal that killed it (OOM killer, kill -9)."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name} (exit code {code})"
+    return f"exited with code {code}"
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
