@@ -35,6 +35,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -426,6 +427,30 @@ def scan_source(source: InputSource) -> pl.LazyFrame:
     return pl.scan_ndjson(source.uri, infer_schema_length=10_000, storage_options=options)
 
 
+_LOOKS_LIKE_A_DATE = re.compile(r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}")
+
+
+def _with_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text columns whose every value is a date (or a date and time) as Date (Datetime) columns,
+    as ``scan_csv(try_parse_dates=True)`` types them."""
+    import polars as pl
+
+    converted = []
+    for column, kind in frame.schema.items():
+        values = frame.get_column(column)
+        if kind != pl.String or values.null_count() == len(values):
+            continue
+        if not _LOOKS_LIKE_A_DATE.match(values.drop_nulls()[0].strip()):
+            continue  # a failed parse costs ~3 us a value: look at the first one before trying
+        for parse in (lambda v: v.str.to_date(strict=True), lambda v: v.str.to_datetime(time_unit="us", strict=True)):
+            try:
+                converted.append(parse(values))
+                break
+            except pl.exceptions.PolarsError:  # not that kind of value (or not one format)
+                continue
+    return frame.with_columns(converted) if converted else frame
+
+
 def profile_source(source: InputSource, name: str = "input", *, head_rows: int | None = None, **options: Any) -> dict[str, Any]:
     """Profile a resolved input (a file, a folder of files or an S3 prefix).
 
@@ -435,9 +460,17 @@ def profile_source(source: InputSource, name: str = "input", *, head_rows: int |
 
     try:
         try:
-            lf = scan_source(source)
-            if head_rows:  # bounded: read those rows once, then profile them in memory (10x faster)
-                lf = lf.head(head_rows).collect().lazy()
+            if head_rows and source.format == "csv":
+                # bounded: read those rows once, then profile them in memory (10x faster). Dates are
+                # recognized on the rows read: Polars' try_parse_dates costs ~6 us a row on every text column
+                lf = _with_dates(
+                    pl.scan_csv(source.uri, infer_schema_length=10_000, storage_options=source.storage_options)
+                    .head(head_rows).collect()
+                ).lazy()
+            elif head_rows:
+                lf = scan_source(source).head(head_rows).collect().lazy()
+            else:
+                lf = scan_source(source)
             profile = profile_frame(lf, name, **options)
         except pl.exceptions.ComputeError:
             if source.format != "csv":

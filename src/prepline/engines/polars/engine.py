@@ -72,7 +72,9 @@ class PolarsEngine:
             audit = Compiler(request.recipe, input_scan, stats, tolerant_json, mode="audit", run_format=fmt).compile()
             t1 = time.perf_counter()
             assert audit.audit is not None
-            counts = audit.audit.collect(engine=ENGINE).row(0, named=True)
+            counts = _audit_counts(audit, audit.audit.collect(engine=ENGINE))
+            for key, query in audit.distinct_queries.items():
+                counts[key] = query.collect(engine=ENGINE).item()
             t2 = time.perf_counter()
             if any(counts[k] for k, (_, what) in audit.count_labels.items() if what == JSON_CHECK):
                 raise _JsonFailure()  # a JSON field did not convert on the one-parse path
@@ -91,7 +93,7 @@ class PolarsEngine:
         ]
         return EngineResult(
             files=files,
-            rows_out=_rows_out(audit, counts, rejected_rows),
+            rows_out=_rows_out(audit, counts, rejected_rows) | {name: _rows_written(files[name]) for name in plan.aggregates},
             rows_in=int(counts["n_rows"]),
             fill_values=fills,
             counters=counters,
@@ -304,6 +306,30 @@ def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]
         "severity": rule.severity, "passed": bool(passed), "failing_rows": failing, "rows_checked": checked,
         "message": message,
     }
+
+
+def _audit_counts(audit: Plan, found: pl.DataFrame) -> dict[str, Any]:
+    """The audit's counts: its one row, or the sums of its rows when it is grouped by split strata
+    (each stratum key then holds its groups' row counts, as ``_strata`` reads them)."""
+    strata = list(audit.strata.values())
+    if not strata:
+        return found.row(0, named=True)
+    totals = ["n_rows", *audit.tallies]
+    counts: dict[str, Any] = found.select([pl.col(c).sum().cast(pl.Int64) for c in totals]).row(0, named=True)
+    for key in strata:
+        grouped = found.filter(pl.col(key).is_not_null()).group_by(key).agg(pl.col("n_rows").sum().alias("n"))
+        counts[key] = grouped.to_dicts()
+    return counts
+
+
+def _rows_written(path: Any) -> int:
+    """The rows of a written aggregate output (small: one row per group), counted in the file."""
+    if path.is_dir():  # partitioned
+        parts = sorted(p for p in path.rglob("*.parquet"))
+        return int(pl.scan_parquet(parts).select(pl.len()).collect().item()) if parts else 0
+    if path.suffix == ".parquet":
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    return int(pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item())
 
 
 def _rows_out(audit: Plan, counts: dict[str, Any], rejected_rows: int) -> dict[str, int]:

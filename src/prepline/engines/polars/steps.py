@@ -45,6 +45,7 @@ StatsFn = Callable[[str, pl.LazyFrame, dict[str, Any]], dict[str, Any]]  # (step
 
 
 ALIVE = "__alive"
+CACHED_FLAGS = 200  # audit: text columns up to which formula flags are computed once per column
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class Plan:
     rule_checks: list[dict[str, Any]] = field(default_factory=list)  # see Compiler._check
     reject_tallies: list[str] = field(default_factory=list)  # audit: rows each reject point sets aside
     distinct: list[str] = field(default_factory=list)  # audit: key columns whose distinct values are counted
+    sorted_distinct: set[str] = field(default_factory=set)  # audit: distinct keys counted by sorting (see _distinct)
+    distinct_queries: dict[str, pl.LazyFrame] = field(default_factory=dict)  # audit: key -> its one-value query
     output_rows: dict[str, str] = field(default_factory=dict)  # audit: output name -> its row count's key
     neutralized: dict[str, list[str]] = field(default_factory=dict)  # audit: CSV output -> keys of its formula cells
     splits: list[str] = field(default_factory=list)  # the split steps' labels
@@ -87,6 +90,7 @@ class Compiler:
         self.audit = mode == "audit"
         self.plan = Plan()
         self._reject_schemas: list[list[str]] = []
+        self._formula_flags: dict[str, str] = {}  # audit: text column -> its formula flag column
         self.frame = scan.frame.with_columns(pl.lit(True).alias(ALIVE)) if self.audit else scan.frame
         self.schema = dict(scan.schema)
         self.present = set(scan.present)
@@ -97,14 +101,22 @@ class Compiler:
         for index, step in enumerate(self.recipe.steps):
             label = f"{index + 1}:{step_kind(step)}"
             getattr(self, f"_{step_kind(step)}")(step, label)
+            if self.audit:
+                self._forget_formulas(step)
         if self.plan.rejected or self.recipe.rejects_rows():
             self.plan.rejected_columns = self._rejected_columns()
         if self.audit:
             sums = [pl.col(key).sum().cast(pl.Int64).alias(key) for key in self.plan.tallies]
-            uniques = [pl.col(k).drop_nulls().n_unique().cast(pl.Int64).alias(k) for k in self.plan.distinct]
-            # (stratum, part) counts as one list value, so the audit stays one query of one row
-            strata = [pl.col(k).drop_nulls().value_counts(name="n").implode().alias(k) for k in self.plan.strata.values()]
-            self.plan.audit = self.frame.select(pl.len().cast(pl.Int64).alias("n_rows"), *sums, *uniques, *strata)
+            # Distinct counts hold every key (a hash table, or a sort: not streaming operations, which
+            # inside the audit query would make Polars hold all of its columns): each is its own
+            # query, reading only what it needs.
+            self.plan.distinct_queries = {k: self.frame.select(_distinct(k, by_sorting=k in self.plan.sorted_distinct))
+                                          for k in self.plan.distinct}
+            counts = [pl.len().cast(pl.Int64).alias("n_rows"), *sums]
+            strata = list(self.plan.strata.values())
+            # (stratum, part) counts: the audit is grouped by them (a streaming group-by; a
+            # value_counts inside a select is not streamed) and the engine adds the groups up
+            self.plan.audit = self.frame.group_by(strata).agg(counts) if strata else self.frame.select(counts)
         return self.plan
 
     # --- helpers --------------------------------------------------------------------------------
@@ -130,17 +142,73 @@ class Compiler:
         self.plan.tallies.append(key)
         return key
 
-    def _count_formulas(self, name: str, texts: list[pl.Expr], rows: pl.Expr) -> None:
-        """Audit: the cells of output ``name`` (``texts``, on ``rows``) that its CSV file neutralizes."""
-        if not self.audit or not texts or not self.recipe.write_spec(name, self.run_format).neutralize:
+    def _count_formulas(self, name: str, flags: list[pl.Expr], rows: pl.Expr) -> None:
+        """Audit: the cells of output ``name`` (boolean ``flags``, on ``rows``) that its CSV file neutralizes."""
+        if not self.audit or not flags or not self.recipe.write_spec(name, self.run_format).neutralize:
             return
-        cells = pl.sum_horizontal([is_formula(t).fill_null(False).cast(pl.Int64) for t in texts])
+        cells = pl.sum_horizontal([f.cast(pl.Int64) for f in flags])
         key = self._tally_cells(pl.when(rows.fill_null(False)).then(cells).otherwise(0))
         if key is not None:
             self.plan.neutralized.setdefault(name, []).append(key)
 
-    def _text_columns(self, columns: list[str]) -> list[pl.Expr]:
-        return [pl.col(c) for c in columns if self.schema[c] == "string"]
+    def _formula_flags_of(self, columns: list[str]) -> list[pl.Expr]:
+        """Audit: whether each value of these text columns is a formula. Each column's flag is
+        computed once and reused by every output that writes the column (see ``_forget_formulas``);
+        on very wide data (more than ``CACHED_FLAGS`` columns) they are computed where used."""
+        if len(columns) > CACHED_FLAGS:
+            return [is_formula(pl.col(c)).fill_null(False) for c in columns]
+        new = {}
+        for column in columns:
+            if column not in self._formula_flags and column not in new:
+                flag = f"__fm{len(self._formula_flags) + len(new)}_{len(self.plan.tallies)}"
+                while flag in self.schema:
+                    flag += "_"
+                new[column] = flag
+        if new:  # one with_columns for all: a plan of thousands of them is slow to optimize
+            self.frame = self.frame.with_columns([is_formula(pl.col(c)).fill_null(False).alias(f) for c, f in new.items()])
+            self._formula_flags.update(new)
+        return [pl.col(self._formula_flags[c]) for c in columns]
+
+    def _forget_formulas(self, step: m.Step) -> None:
+        """Drop the cached formula flags of the columns a step writes (all of them for a step not listed)."""
+        kind = step_kind(step)
+        if kind in ("check", "filter", "dedupe", "output", "aggregate", "split"):
+            return  # these remove rows or write outputs; no value changes
+        written: list[str] | None = {
+            "fill": lambda: list(step.fill),
+            "extract_json": lambda: [step.extract_json.column, *step.extract_json.field_specs()],
+            "derive": lambda: list(step.expressions()),
+            "bin": lambda: [step.bin.into or step.bin.column],
+            "rename": lambda: [*step.rename, *step.rename.values()],
+            "cast": lambda: list(step.specs()),
+            "drop": lambda: list(step.drop),
+        }.get(kind, lambda: None)()
+        if written is None:
+            self._formula_flags.clear()
+        for column in written or []:
+            self._formula_flags.pop(column, None)
+
+    def _text_flags(self, columns: list[str]) -> list[pl.Expr]:
+        return self._formula_flags_of([c for c in columns if self.schema[c] == "string"])
+
+    def _cell_flags(self, values: dict[str, pl.Expr]) -> list[pl.Expr]:
+        """Audit: formula flags of the visible columns written as text (the rejected output).
+
+        Only text can start a formula once written: an integer, a boolean or a date cannot, and
+        the one float that can is -inf (written "-inf"). ``values`` overrides a column's text.
+        """
+        flags = []
+        texts = [c for c in self._visible() if c not in values and self.schema[c] == "string"]
+        flags.extend(self._formula_flags_of(texts))
+        for c in self._visible():
+            kind = self.schema[c]
+            if c in values:
+                flags.append(is_formula(values[c].cast(pl.String)).fill_null(False))
+            elif kind in ("float64", "float32"):
+                flags.append((pl.col(c) == float("-inf")).fill_null(False))
+            elif kind not in ("string", "int64", "int32", "bool", "date", "datetime"):
+                flags.append(is_formula(pl.col(c).cast(pl.String)).fill_null(False))
+        return flags
 
     def _count(self, label: str, what: str, flag: pl.Expr) -> None:
         """Count the rows still in the flow where ``flag`` is true, as a counter in the manifest."""
@@ -168,9 +236,9 @@ class Compiler:
             key = self._tally(bad)
             assert key is not None
             self.plan.reject_tallies.append(key)
-            # every cell of the rejected output is text (the step's label never starts a formula)
-            texts = [reason, *[values.get(c, pl.col(c)).cast(pl.String) for c in self._visible()]]
-            self._count_formulas(REJECTED, texts, bad)
+            # every cell of the rejected output is text; the step's label and the reason start
+            # with a word (``rule``, ``column``, ``filter``, ``not``), never with a formula's character
+            self._count_formulas(REJECTED, self._cell_flags(values), bad)
             self._remove(bad)
             return
         # the rejected rows are written by their own query, only when the audit counted some
@@ -230,6 +298,8 @@ class Compiler:
                     name = f"__k{len(self.plan.distinct)}"
                     self.frame = self.frame.with_columns(pl.when(pl.col(ALIVE) & known).then(key).alias(name))
                     self.plan.distinct.append(name)
+                    if len(cols) == 1:
+                        self.plan.sorted_distinct.add(name)
                     check["distinct"] = name
             elif rule.rule == "max_missing":
                 check["checked"] = self._tally(pl.lit(True))
@@ -432,7 +502,7 @@ class Compiler:
         spec = step.spec()
         if self.audit:
             self.plan.output_rows[spec.name] = self._tally(pl.lit(True)) or ""
-            self._count_formulas(spec.name, self._text_columns(spec.columns or self._visible()), pl.lit(True))
+            self._count_formulas(spec.name, self._text_flags(spec.columns or self._visible()), pl.lit(True))
             return
         # An explicit cache node lets this output's sink and every later step share one scan
         # (and one JSON parse): measured at 2M rows, 35% less CPU and 30% less memory.
@@ -442,11 +512,7 @@ class Compiler:
     def _aggregate(self, step: m.AggregateStep, label: str) -> None:
         spec = step.aggregate
         keys = spec.keys()
-        if self.audit:  # the output has one row per distinct key among the rows still in the flow
-            name = f"__k{len(self.plan.distinct)}"
-            self.frame = self.frame.with_columns(pl.when(pl.col(ALIVE)).then(pl.struct(list(keys.values()))).alias(name))
-            self.plan.distinct.append(name)
-            self.plan.output_rows[spec.name] = name
+        if self.audit:  # one row per group: the engine counts the rows it writes
             return
         funcs = {
             "mean": lambda c: pl.col(c).mean(),
@@ -487,7 +553,7 @@ class Compiler:
             for j, name in enumerate(names):
                 in_part = pl.col(PART) == j
                 self.plan.output_rows[name] = self._tally(in_part) or ""
-                self._count_formulas(name, self._text_columns(columns), in_part)
+                self._count_formulas(name, self._text_flags(columns), in_part)
             if spec.stratify is not None:
                 key = f"__k{len(self.plan.tallies)}_strata"
                 stratum = pl.col(spec.stratify).cast(pl.String)
@@ -500,6 +566,18 @@ class Compiler:
             for j, name in enumerate(names):
                 self.plan.outputs[name] = self.frame.filter(pl.col(PART) == j).select(columns)
         self.frame = self.frame.drop(PART)
+
+
+def _distinct(key: str, by_sorting: bool) -> pl.Expr:
+    """The number of distinct non-null values of column ``key``.
+
+    ``n_unique`` holds a hash table of every value: 14M integer ids took 0.8 GB. Sorting the
+    column and counting its runs holds the column itself (0.1 GB), and is as fast; it is used
+    for one-column keys (a struct of several columns sorts as encoded rows, which costs more).
+    """
+    values = pl.col(key).drop_nulls()
+    counted = values.sort().rle_id().max() + 1 if by_sorting else values.n_unique()
+    return counted.fill_null(0).cast(pl.Int64).alias(key)
 
 
 # --- split ------------------------------------------------------------------------------------
