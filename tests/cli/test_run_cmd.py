@@ -7,6 +7,7 @@ the boundary lives in ``main()``, not in the Typer ``app``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,9 @@ def test_run_writes_every_output_and_the_manifest(tmp_path, data):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"{n}.csv" for n in OUTPUTS] + [f"{n}.parquet" for n in SPLITS] + ["_manifest.json", "profile.json", "report.html"])
     assert "employees: 3 rows in" in result.output
+    manifest = json.loads((out / "_manifest.json").read_text())
+    for name, part in manifest["splits"][0]["parts"].items():  # the split's table: part, asked, rows
+        assert re.search(rf"{name}\s*│\s*{part['asked']:.0%}\s*│.*│\s*{part['rows']:,}\s*│", result.output), result.output
     assert (out / "department_statistics.csv").read_text() == (
         "Department,Average Salary,Average Age\n"
         "HR,61000.0,46.0\n"

@@ -98,6 +98,16 @@ def test_integer_columns_keep_exact_bounds_and_get_one_bin_per_value(frame: pl.D
     assert col["top"] == col["frequencies"][:10]
 
 
+@pytest.mark.parametrize("values", [[1e20], [1e20, 1e20], [2**60, 2**60 + 1]], ids=["one-huge-float", "same-huge-floats", "huge-integers"])
+def test_values_too_large_for_half_unit_bins_get_one_bin(values: list[float]) -> None:
+    # 1e20 +- 0.5 is 1e20 in floating point: the bins must still be increasing
+    histogram = profile_frame(pl.LazyFrame({"x": values}), "t")["columns"]["x"]["histogram"]
+    edges = histogram["edges"]
+    assert all(a < b for a, b in zip(edges, edges[1:], strict=False))
+    assert edges[0] <= min(values) and max(values) <= edges[-1]
+    assert sum(histogram["counts"]) == len(values)
+
+
 def test_text_statistics_top_values_and_lengths(frame: pl.DataFrame) -> None:
     col = profile_frame(frame.lazy(), "t", top_k=3)["columns"]["s"]
     present = [v for v in TEXT if v is not None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -27,7 +27,7 @@ def demo(
 ) -> None:
     """Make sample employees data and run the employees recipe on it as a local processing job."""
     from prepline.cli.job_cmd import print_job
-    from prepline.cli.run_cmd import print_run_summary
+    from prepline.cli.run_cmd import print_run_summary, print_splits
     from prepline.examples import employees_job_template, employees_recipe
     from prepline.manifest import read_manifest
     from prepline.processing import describe as shapes
@@ -73,31 +73,8 @@ def demo(
         raise error
     manifest = read_manifest(output)
     print_run_summary(manifest, str(output))
-    print_splits(manifest, output)
+    print_splits(manifest, str(output))
     out.stdout.print(
         f"demo finished in {time.perf_counter() - started:.1f} s. Next: prepline job logs {name}; "
         f"the request is {workdir / 'job.json'}"
     )
-
-
-def print_splits(manifest: dict[str, Any], folder: Path) -> None:
-    """Each split's parts: the fractions asked and obtained, the file, and the training channel it makes."""
-    from rich.table import Table
-
-    for split in manifest.get("splits") or []:
-        table = Table(title=f"split {split['step']}: {split['rows']:,} rows by a hash of {', '.join(split['by'])}, "
-                      f"files in {folder}", title_justify="left")
-        for column in ("part", "asked", "obtained", "rows", "file", "a training job reads it in"):
-            table.add_column(column, justify="right" if column in ("asked", "obtained", "rows") else "left")
-        for name, part in split["parts"].items():
-            info = manifest["outputs"][name]
-            obtained = f"{part['obtained']:.2%}" if part["obtained"] is not None else "-"
-            table.add_row(name, f"{part['asked']:.0%}", obtained, f"{part['rows']:,}", info["path"],
-                          f"/opt/ml/input/data/{name}/")
-        out.stdout.print(table)
-        strata = split.get("strata") or []
-        if strata:
-            worst = max(abs(s["parts"][n]["obtained"] - p["asked"]) for s in strata for n, p in split["parts"].items()
-                        if s["parts"][n]["obtained"] is not None)
-            out.stdout.print(f"per {split['stratify']}: {len(strata)} values, each within {worst:.1%} of the fractions "
-                             f"asked (see splits in _manifest.json)")

@@ -41,6 +41,7 @@ def run(
         out.print_json(summary.manifest)
         return
     print_run_summary(summary.manifest, output)
+    print_splits(summary.manifest, output)
 
 
 def print_run_summary(manifest: dict[str, Any], output: str) -> None:
@@ -88,6 +89,29 @@ def print_run_summary(manifest: dict[str, Any], output: str) -> None:
     )
     if not output.startswith("s3://") and (Path(output.removeprefix("file://")) / "report.html").is_file():
         out.stdout.print(f"report: {Path(output.removeprefix('file://')).resolve() / 'report.html'}")
+
+
+def print_splits(manifest: dict[str, Any], folder: str) -> None:
+    """Each split's parts: the fractions asked and obtained, the file, and the training channel it makes."""
+    from rich.table import Table
+
+    for split in manifest.get("splits") or []:
+        table = Table(title=f"split {split['step']}: {split['rows']:,} rows by a hash of {', '.join(split['by'])}, "
+                      f"files in {folder}", title_justify="left")
+        for column in ("part", "asked", "obtained", "rows", "file", "a training job reads it in"):
+            table.add_column(column, justify="right" if column in ("asked", "obtained", "rows") else "left")
+        for name, part in split["parts"].items():
+            info = manifest["outputs"][name]
+            obtained = f"{part['obtained']:.2%}" if part["obtained"] is not None else "-"
+            table.add_row(name, f"{part['asked']:.0%}", obtained, f"{part['rows']:,}", info["path"],
+                          f"/opt/ml/input/data/{name}/")
+        out.stdout.print(table)
+        strata = split.get("strata") or []
+        if strata:
+            worst = max(abs(s["parts"][n]["obtained"] - p["asked"]) for s in strata for n, p in split["parts"].items()
+                        if s["parts"][n]["obtained"] is not None)
+            out.stdout.print(f"per {split['stratify']}: {len(strata)} values, each within {worst:.1%} of the fractions "
+                             f"asked (see splits in _manifest.json)")
 
 
 def _size(n: int) -> str:

@@ -300,13 +300,14 @@ def _quantile_sample(x: pl.Expr, size: int) -> pl.Expr:
 def _edges(lo: float, hi: float, bins: int, dtype: pl.DataType) -> list[float]:
     """Equal-width bin edges over [lo, hi]; integers with a short range get one bin per value."""
     if dtype.is_integer() and hi - lo + 1 <= bins:
-        return [lo - 0.5 + k for k in range(int(hi - lo) + 2)]
-    if lo == hi:
-        return [lo - 0.5, hi + 0.5]
-    width = (hi - lo) / bins
-    edges = [lo + k * width for k in range(bins)] + [hi]
-    if any(b <= a for a, b in itertools.pairwise(edges)):  # bins below float precision
-        return [lo, hi]
+        edges = [lo - 0.5 + k for k in range(int(hi - lo) + 2)]
+    elif lo == hi:
+        edges = [lo - 0.5, hi + 0.5]
+    else:
+        width = (hi - lo) / bins
+        edges = [lo + k * width for k in range(bins)] + [hi]
+    if any(b <= a for a, b in itertools.pairwise(edges)):  # bins below float precision (1e20 +- 0.5)
+        return [lo, hi] if lo < hi else [math.nextafter(lo, -math.inf), math.nextafter(hi, math.inf)]
     return edges
 
 

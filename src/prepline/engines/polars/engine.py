@@ -79,11 +79,14 @@ class PolarsEngine:
             if any(counts[k] for k, (_, what) in audit.count_labels.items() if what == JSON_CHECK):
                 raise _JsonFailure()  # a JSON field did not convert on the one-parse path
             rejected_rows = sum(int(counts[k] or 0) for k in audit.reject_tallies)
-            files, neutral = self._write(request, plan, rejected_rows)
+            found = {name: {column: sum(int(counts[k] or 0) for k in keys) for column, keys in by_column.items()}
+                     for name, by_column in audit.neutralized.items()}
+            formulas = {name: [c for c, n in by_column.items() if n] for name, by_column in found.items()}
+            files, neutral = self._write(request, plan, rejected_rows, formulas)
         t3 = time.perf_counter()
-        for name, keys in audit.neutralized.items():
+        for name, by_column in found.items():
             if name in files:
-                neutral[name] = sum(int(counts[k] or 0) for k in keys)
+                neutral[name] = sum(by_column.values())
         fills = _with_filled_counts(plan.fill_values, audit.count_labels, counts)
         rules = [rule_result(check, counts) for check in audit.rule_checks]
         counters = [
@@ -107,13 +110,17 @@ class PolarsEngine:
                      "execute": round(t3 - t2, 4)},
         )
 
-    def _write(self, request: RunRequest, plan: Plan, rejected_rows: int) -> tuple[dict[str, Any], dict[str, int]]:
+    def _write(self, request: RunRequest, plan: Plan, rejected_rows: int,
+               formulas: dict[str, list[str]]) -> tuple[dict[str, Any], dict[str, int]]:
         """Every output in one streaming pass of sinks only (so no frame is held in memory).
 
         Rejected rows are a branch off the middle of the flow, which would make Polars cache
         the whole frame; they are written by a second query, and only when the audit found some.
         Aggregates written as CSV are collected (one row per group) so that their formula cells,
         which the audit pass cannot see, are counted as they are neutralized.
+
+        A CSV output's formula cells are neutralized in the columns where the audit found some
+        (``formulas``): on clean data, none, and writing costs nothing more.
 
         Returns the files (a partitioned output: its folder) and the formula cells counted here.
         """
@@ -128,7 +135,8 @@ class PolarsEngine:
         def sink(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
             spec, path = specs[name], files[name]
             if spec.format == "csv":
-                return (neutralize(frame) if spec.neutralize else frame).sink_csv(path, lazy=True)
+                columns = formulas.get(name, []) if spec.neutralize else []
+                return (frame.with_columns([neutralized(c) for c in columns]) if columns else frame).sink_csv(path, lazy=True)
             options = spec.parquet
             target: Any = path
             if options.partition_by is not None:
@@ -213,12 +221,6 @@ def _schemas(plan: Plan) -> dict[str, dict[str, str]]:
     if plan.rejected_columns:
         found[REJECTED] = type_names(_rejected_frame(Plan(rejected_columns=plan.rejected_columns)).collect_schema())
     return found
-
-
-def neutralize(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Text cells a spreadsheet would run as formulas, prefixed with ' (typed columns are left alone)."""
-    texts = [c for c, t in frame.collect_schema().items() if t == pl.String]
-    return frame.with_columns([neutralized(c) for c in texts]) if texts else frame
 
 
 def _strata(recipe: m.Recipe, label: str, key: str | None, counts: dict[str, Any]) -> dict[str, Any]:

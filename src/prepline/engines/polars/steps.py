@@ -17,7 +17,6 @@ with a separate streaming pass (once: the audit compile reuses the values).
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +73,8 @@ class Plan:
     sorted_distinct: set[str] = field(default_factory=set)  # audit: distinct keys counted by sorting (see _distinct)
     distinct_queries: dict[str, pl.LazyFrame] = field(default_factory=dict)  # audit: key -> its one-value query
     output_rows: dict[str, str] = field(default_factory=dict)  # audit: output name -> its row count's key
-    neutralized: dict[str, list[str]] = field(default_factory=dict)  # audit: CSV output -> keys of its formula cells
+    # audit: CSV output -> column -> keys of its formula cells (one per place the column is written)
+    neutralized: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     splits: list[str] = field(default_factory=list)  # the split steps' labels
     strata: dict[str, str] = field(default_factory=dict)  # audit: split label -> key of its (stratum, part) counts
     aggregates: list[str] = field(default_factory=list)  # main: outputs small enough to collect (one row per group)
@@ -133,30 +133,26 @@ class Compiler:
         self.plan.tallies.append(key)
         return key
 
-    def _tally_cells(self, cells: pl.Expr) -> str | None:
-        """An integer column summed by the audit query: ``cells`` on the rows still in the flow."""
-        if not self.audit:
-            return None
-        key = f"__c{len(self.plan.tallies)}"
-        self.frame = self.frame.with_columns(pl.when(pl.col(ALIVE)).then(cells).otherwise(0).alias(key))
-        self.plan.tallies.append(key)
-        return key
-
-    def _count_formulas(self, name: str, flags: list[pl.Expr], rows: pl.Expr) -> None:
-        """Audit: the cells of output ``name`` (boolean ``flags``, on ``rows``) that its CSV file neutralizes."""
+    def _count_formulas(self, name: str, flags: dict[str, pl.Expr], rows: pl.Expr) -> None:
+        """Audit: per column, the cells of output ``name`` (boolean ``flags``, on ``rows``) that its
+        CSV file neutralizes. The main pass then neutralizes only the columns that have some."""
         if not self.audit or not flags or not self.recipe.write_spec(name, self.run_format).neutralize:
             return
-        cells = pl.sum_horizontal([f.cast(pl.Int64) for f in flags])
-        key = self._tally_cells(pl.when(rows.fill_null(False)).then(cells).otherwise(0))
-        if key is not None:
-            self.plan.neutralized.setdefault(name, []).append(key)
+        where = rows.fill_null(False) & pl.col(ALIVE)
+        keys = self.plan.neutralized.setdefault(name, {})
+        start = len(self.plan.tallies)
+        columns = {f"__c{start + i}": (column, flag) for i, (column, flag) in enumerate(flags.items())}
+        self.frame = self.frame.with_columns([(flag & where).alias(key) for key, (_, flag) in columns.items()])
+        for key, (column, _) in columns.items():
+            self.plan.tallies.append(key)
+            keys.setdefault(column, []).append(key)
 
-    def _formula_flags_of(self, columns: list[str]) -> list[pl.Expr]:
+    def _formula_flags_of(self, columns: list[str]) -> dict[str, pl.Expr]:
         """Audit: whether each value of these text columns is a formula. Each column's flag is
         computed once and reused by every output that writes the column (see ``_forget_formulas``);
         on very wide data (more than ``CACHED_FLAGS`` columns) they are computed where used."""
         if len(columns) > CACHED_FLAGS:
-            return [is_formula(pl.col(c)).fill_null(False) for c in columns]
+            return {c: is_formula(pl.col(c)).fill_null(False) for c in columns}
         new = {}
         for column in columns:
             if column not in self._formula_flags and column not in new:
@@ -167,7 +163,7 @@ class Compiler:
         if new:  # one with_columns for all: a plan of thousands of them is slow to optimize
             self.frame = self.frame.with_columns([is_formula(pl.col(c)).fill_null(False).alias(f) for c, f in new.items()])
             self._formula_flags.update(new)
-        return [pl.col(self._formula_flags[c]) for c in columns]
+        return {c: pl.col(self._formula_flags[c]) for c in columns}
 
     def _forget_formulas(self, step: m.Step) -> None:
         """Drop the cached formula flags of the columns a step writes (all of them for a step not listed)."""
@@ -188,26 +184,25 @@ class Compiler:
         for column in written or []:
             self._formula_flags.pop(column, None)
 
-    def _text_flags(self, columns: list[str]) -> list[pl.Expr]:
+    def _text_flags(self, columns: list[str]) -> dict[str, pl.Expr]:
         return self._formula_flags_of([c for c in columns if self.schema[c] == "string"])
 
-    def _cell_flags(self, values: dict[str, pl.Expr]) -> list[pl.Expr]:
+    def _cell_flags(self, values: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
         """Audit: formula flags of the visible columns written as text (the rejected output).
 
         Only text can start a formula once written: an integer, a boolean or a date cannot, and
         the one float that can is -inf (written "-inf"). ``values`` overrides a column's text.
         """
-        flags = []
         texts = [c for c in self._visible() if c not in values and self.schema[c] == "string"]
-        flags.extend(self._formula_flags_of(texts))
+        flags = self._formula_flags_of(texts)
         for c in self._visible():
             kind = self.schema[c]
             if c in values:
-                flags.append(is_formula(values[c].cast(pl.String)).fill_null(False))
+                flags[c] = is_formula(values[c].cast(pl.String)).fill_null(False)
             elif kind in ("float64", "float32"):
-                flags.append((pl.col(c) == float("-inf")).fill_null(False))
+                flags[c] = (pl.col(c) == float("-inf")).fill_null(False)
             elif kind not in ("string", "int64", "int32", "bool", "date", "datetime"):
-                flags.append(is_formula(pl.col(c).cast(pl.String)).fill_null(False))
+                flags[c] = is_formula(pl.col(c).cast(pl.String)).fill_null(False)
         return flags
 
     def _count(self, label: str, what: str, flag: pl.Expr) -> None:
