@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -129,3 +131,16 @@ def test_invalid_aggregations_are_refused(tmp_path, engine, values, problem):
                   steps=f"- aggregate: {{name: agg, by: [d], values: {values}}}")
     assert "step 1 (aggregate)" in str(info.value)
     assert problem in str(info.value)
+
+
+def test_a_median_next_to_an_infinity_is_the_mean_of_the_two_middle_values(tmp_path, engine):
+    # pandas: median([-inf, 263]) = (-inf + 263) / 2 = -inf; interpolating lo + (hi - lo) / 2 gives NaN
+    data = "id,d,x,n\n1,a,-inf,1\n2,a,263,2\n3,b,inf,3\n4,b,-inf,4\n5,c,-inf,5\n6,c,1,6\n7,c,8,7\n"
+    steps = "- aggregate: {name: agg, by: {Dept: d}, values: {m: {median: x}}}\n- output: out"
+    outputs, _ = run_small(tmp_path, engine, columns=COLUMNS, data=data, steps=steps)
+    expected = pd.DataFrame({"d": list("aabbccc"), "x": [-math.inf, 263, math.inf, -math.inf, -math.inf, 1, 8]})
+    want = expected.groupby("d")["x"].median().tolist()  # [-inf, nan, 1.0]
+    got = floats(outputs["agg"], "m")
+    assert got[0] == want[0] == -math.inf
+    assert math.isnan(got[1]) and math.isnan(want[1])  # inf + -inf
+    assert got[2] == want[2] == 1.0

@@ -514,7 +514,9 @@ class Compiler:
             "sum": lambda c: pl.col(c).sum(),
             "min": lambda c: pl.col(c).min(),
             "max": lambda c: pl.col(c).max(),
-            "median": lambda c: pl.col(c).median(),
+            # the mean of the two middle values, as pandas: Expr.median interpolates
+            # lo + (hi - lo) / 2, which is NaN for [-inf, 263] where pandas gives -inf
+            "median": lambda c: (pl.col(c).quantile(0.5, "lower") + pl.col(c).quantile(0.5, "higher")) / 2,
             "count": lambda c: pl.len() if c == "*" else pl.col(c).count(),
         }
         aggs = [funcs[f](c).alias(name) for name, (f, c) in spec.aggregations().items()]
