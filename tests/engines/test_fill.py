@@ -80,3 +80,42 @@ def test_the_median_from_value_counts_is_pandas_median():
         assert found == (statistics.median(present) if present else None)
 
     check()
+
+
+BLANKS = "id,x,s\n1,1,a\n,,\n2,,a\n\n,,\n3,4,b\n,,\n"  # three lines of empty fields, one blank line
+
+
+@pytest.mark.parametrize(
+    ("before", "column_", "expected"),
+    [
+        ("- check: [{rule: not_null, column: x, severity: reject}]\n", "x", 2.5),  # blank lines never count
+        ("- derive: {t: \"coalesce(s, 'z')\"}\n", "t", "a"),  # 'z' on the skipped lines would win the mode
+        ("- fill: {s: {value: z}}\n", "s", "a"),
+        ("- dedupe: {columns: [id], keep: last}\n", "x", 2.5),
+    ],
+    ids=["check", "derive", "constant-fill", "dedupe"],
+)
+def test_statistics_ignore_lines_of_empty_fields_whatever_comes_before(tmp_path, engine, before, column_, expected):
+    # Polars computes the first statistics without its filter of empty lines when the steps
+    # before them keep such a row empty (see statistics_prefix); the values must not change
+    spec = "{x: median}" if column_ == "x" else f"{{{column_}: mode}}"
+    _, manifest = run_small(tmp_path, engine, columns=COLUMNS, data=BLANKS, steps=f"{before}- fill: {spec}\n- output: out")
+    assert manifest["rows_in"] == 3
+    assert [f["value"] for f in manifest["fills"] if f["column"] == column_][-1] == expected
+
+
+def test_which_recipes_take_statistics_from_the_unfiltered_scan():
+    from prepline.engines.polars.steps import statistics_prefix
+    from prepline.recipe import parse_recipe
+
+    def prefix(steps: str) -> int | None:
+        text = f"version: 1\nname: t\ninput: {{format: csv, columns: {{x: float64, s: string}}}}\nsteps:\n{steps}- output: o\n"
+        return statistics_prefix(parse_recipe(text))
+
+    assert prefix("- check: [{rule: not_null, column: x}]\n- extract_json: {column: s, fields: {a: $.a}}\n"
+                  "- fill: {x: median}\n- derive: {y: x * 2}\n- fill: {y: mean}\n") == 3  # the first fill only
+    assert prefix("- fill: {s: {value: z}}\n- fill: {x: median}\n") is None  # a constant fill comes first
+    assert prefix("- derive: {y: x * 2}\n- fill: {x: median}\n") is None
+    assert prefix("- dedupe: {columns: [x]}\n- fill: {x: median}\n") is None
+    assert prefix("- output: out\n") is None  # no statistic at all
+    assert prefix("- fill: {x: mean, s: {value: z}}\n") == 1

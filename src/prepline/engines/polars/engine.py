@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -17,6 +18,7 @@ from prepline.engines.polars.steps import (
     is_formula,
     json_problems,
     neutralized,
+    statistics_prefix,
 )
 from prepline.errors import DataError, EngineError, InputError
 from prepline.recipe import model as m
@@ -68,6 +70,10 @@ class PolarsEngine:
         with _polars_errors(request):
             input_scan = scan(request.source, request.recipe.input)
             fmt = request.output_format
+            if input_scan.unfiltered is not None and (upto := statistics_prefix(request.recipe)):
+                # the first statistics from a scan that parses only their columns (see statistics_prefix)
+                first = request.recipe.model_copy(update={"steps": request.recipe.steps[:upto]})
+                Compiler(first, replace(input_scan, frame=input_scan.unfiltered), stats, tolerant_json, run_format=fmt).compile()
             plan = Compiler(request.recipe, input_scan, stats, tolerant_json, run_format=fmt).compile()
             audit = Compiler(request.recipe, input_scan, stats, tolerant_json, mode="audit", run_format=fmt).compile()
             t1 = time.perf_counter()

@@ -25,6 +25,9 @@ class Scan:
     schema: dict[str, str]  # recipe types of the visible columns
     bad_value_columns: list[str]  # columns with a f"{BAD}{name}" flag (tolerant reads only)
     present: list[str] = field(default_factory=list)  # the columns the file itself has
+    # the same frame with the CSV's all-empty lines kept (rows of nulls): a statistic of a column
+    # ignores them, and a scan without the filter parses only the columns it needs
+    unfiltered: pl.LazyFrame | None = None
 
 
 def file_columns(source: InputSource, spec: InputSpec) -> list[str]:
@@ -81,6 +84,7 @@ def scan(source: InputSource, spec: InputSpec) -> Scan:
     tolerant = spec.on_bad_value != "fail"
     declared_present = {n: s.type for n, s in specs.items() if n in present}
 
+    unfiltered: pl.LazyFrame | None = None
     if source.format == "csv":
         overrides = {} if tolerant else {n: dtype(t) for n, t in declared_present.items()}
         if not spec.csv.has_header:
@@ -89,6 +93,7 @@ def scan(source: InputSource, spec: InputSpec) -> Scan:
         if not spec.csv.has_header:
             frame = frame.rename({f"column_{i + 1}": n for i, n in enumerate(present)})
         if len(present) > 1:
+            unfiltered = frame
             # Polars reads a blank line as a row of nulls, which pandas and Spark skip. A line of empty
             # fields (',,') reads the same and cannot be told apart, so it is skipped too, on both engines.
             frame = frame.filter(~pl.all_horizontal([pl.col(c).is_null() for c in present]))
@@ -131,7 +136,9 @@ def scan(source: InputSource, spec: InputSpec) -> Scan:
     if reasons:
         hidden.append(pl.coalesce(reasons).alias(BAD_REASON))
     schema = {n: s.type for n, s in specs.items()} | {c: "string" for c in kept_extras}
-    return Scan(frame=frame.select([*columns, *extra_cols, *hidden]), schema=schema, bad_value_columns=list(flags), present=list(present))
+    selected = [*columns, *extra_cols, *hidden]
+    return Scan(frame=frame.select(selected), schema=schema, bad_value_columns=list(flags), present=list(present),
+                unfiltered=None if unfiltered is None else unfiltered.with_row_index(ROW, offset=1).select(selected))
 
 
 def _jsonl_keys(source: InputSource, spec: InputSpec) -> list[str]:

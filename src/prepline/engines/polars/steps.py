@@ -565,6 +565,31 @@ class Compiler:
         self.frame = self.frame.drop(PART)
 
 
+# Steps through which a row whose every value is missing stays so, or leaves the flow
+KEEPS_EMPTY_ROWS_EMPTY = frozenset({"check", "extract_json", "output", "filter", "cast", "rename", "drop", "bin",
+                                    "split", "aggregate"})
+
+
+def statistics_prefix(recipe: m.Recipe) -> int | None:
+    """How many steps lead to the first fill that needs a statistic, when its statistics may be
+    computed without the reader's filter of all-empty CSV lines; else None.
+
+    Such a line is a row of missing values. Up to that fill, through the steps listed above, it
+    stays one (or is removed), and a median, mean or mode ignores missing values: the statistic
+    is the same with or without the filter, and without it the scan parses only the columns the
+    statistic needs instead of every column (14M rows: 4.3 -> 2.6 s). A derive, a dedupe or an
+    earlier fill could give such a row a value, so after one of them the filter stays.
+    """
+    for index, step in enumerate(recipe.steps):
+        kind = step_kind(step)
+        if isinstance(step, m.FillStep):
+            needs = any(isinstance(spec, str) for spec in step.fill.values())
+            return index + 1 if needs else None
+        if kind not in KEEPS_EMPTY_ROWS_EMPTY:
+            return None
+    return None
+
+
 def _distinct(key: str, by_sorting: bool) -> pl.Expr:
     """The number of distinct non-null values of column ``key``.
 
