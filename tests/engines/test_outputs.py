@@ -230,6 +230,25 @@ def test_formula_cells_get_a_leading_quote_in_csv_outputs_only(tmp_path, engine)
     assert "formulas_neutralized" not in outputs["typed"]
 
 
+def test_bin_labels_that_are_formulas_are_neutralized_and_counted(tmp_path, engine):
+    # a column of bin labels is checked against its labels, not row by row: the two must agree
+    steps = """
+    - bin: {column: n, into: band, edges: [-10, 0, 5], labels: ['=neg', pos]}
+    - bin: {column: x, into: plain, edges: [-2, 0, 2], labels: ['-1', '+1']}
+    - output: {name: all, columns: [id, band, plain]}
+    - fill: {band: {value: '@none'}}
+    - output: {name: filled, columns: [id, band]}
+    """
+    out, manifest = _run(tmp_path, engine, steps, data=FORMULAS, columns=FORMULA_COLUMNS)
+    rows = _csv_rows(out / "all.csv")[1:]
+    assert [r[1] for r in rows] == ["'=neg", "pos", "'=neg", "pos", "pos", "pos", "pos", "pos", "", ""]
+    assert [r[2] for r in rows] == ["-1", "+1", "", "+1", "+1", "+1", "+1", "+1", "+1", "+1"]  # plain numbers
+    assert manifest["outputs"]["all"]["formulas_neutralized"] == 2
+    # after a fill the column is no longer only labels: its new values are found row by row
+    assert manifest["outputs"]["filled"]["formulas_neutralized"] == 4
+    assert [r[1] for r in _csv_rows(out / "filled.csv")[1:]][-3:] == ["pos", "'@none", "'@none"]
+
+
 def test_neutralization_can_be_switched_off_for_the_recipe_or_one_output(tmp_path, engine):
     steps = """
     - output: {name: raw}

@@ -91,6 +91,7 @@ class Compiler:
         self.plan = Plan()
         self._reject_schemas: list[list[str]] = []
         self._formula_flags: dict[str, str] = {}  # audit: text column -> its formula flag column
+        self._labels: dict[str, list[str]] = {}  # audit: a column of bin labels -> the labels
         self.frame = scan.frame.with_columns(pl.lit(True).alias(ALIVE)) if self.audit else scan.frame
         self.schema = dict(scan.schema)
         self.present = set(scan.present)
@@ -151,8 +152,10 @@ class Compiler:
         """Audit: whether each value of these text columns is a formula. Each column's flag is
         computed once and reused by every output that writes the column (see ``_forget_formulas``);
         on very wide data (more than ``CACHED_FLAGS`` columns) they are computed where used."""
+        known = {c: self._label_flag(c) for c in columns if c in self._labels}
+        columns = [c for c in columns if c not in known]
         if len(columns) > CACHED_FLAGS:
-            return {c: is_formula(pl.col(c)).fill_null(False) for c in columns}
+            return known | {c: is_formula(pl.col(c)).fill_null(False) for c in columns}
         new = {}
         for column in columns:
             if column not in self._formula_flags and column not in new:
@@ -163,7 +166,13 @@ class Compiler:
         if new:  # one with_columns for all: a plan of thousands of them is slow to optimize
             self.frame = self.frame.with_columns([is_formula(pl.col(c)).fill_null(False).alias(f) for c, f in new.items()])
             self._formula_flags.update(new)
-        return {c: pl.col(self._formula_flags[c]) for c in columns}
+        return known | {c: pl.col(self._formula_flags[c]) for c in columns}
+
+    def _label_flag(self, column: str) -> pl.Expr:
+        """A column of bin labels is a formula only where its label is one: decided here, no regex per row."""
+        labels = pl.Series(self._labels[column], dtype=pl.String)
+        formulas = labels.filter(labels.str.contains(FORMULA_START) & ~labels.str.contains(PLAIN_NUMBER))
+        return pl.col(column).is_in(formulas.implode()).fill_null(False) if len(formulas) else pl.lit(False)
 
     def _forget_formulas(self, step: m.Step) -> None:
         """Drop the cached formula flags of the columns a step writes (all of them for a step not listed)."""
@@ -181,8 +190,11 @@ class Compiler:
         }.get(kind, lambda: None)()
         if written is None:
             self._formula_flags.clear()
+            self._labels.clear()
         for column in written or []:
             self._formula_flags.pop(column, None)
+            if kind != "bin":  # a bin step's own labels were just recorded (see _bin)
+                self._labels.pop(column, None)
 
     def _text_flags(self, columns: list[str]) -> dict[str, pl.Expr]:
         return self._formula_flags_of([c for c in columns if self.schema[c] == "string"])
@@ -431,6 +443,7 @@ class Compiler:
         spec = step.bin
         x = pl.col(spec.column).cast(pl.Float64)
         labels = spec.bin_labels()
+        self._labels[spec.into or spec.column] = list(labels)
         chain: Any = pl
         for i, (lo, hi) in enumerate(zip(spec.edges, spec.edges[1:], strict=False)):
             if spec.right:
