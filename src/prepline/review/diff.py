@@ -306,6 +306,8 @@ def _scan(path: Path) -> pl.LazyFrame:
 
 
 def _one_sided(name: str, status: Status, path: Path, rows: int | None) -> OutputDiff:
+    from prepline.engines.polars.expressions import type_name
+
     columns = [Column(c, type_name(t)) for c, t in _scan(path).collect_schema().items()]
     if status == "added":
         return OutputDiff(name, status, None, rows, added=columns)
@@ -314,6 +316,8 @@ def _one_sided(name: str, status: Status, path: Path, rows: int | None) -> Outpu
 
 def compare_frames(name: str, base: pl.LazyFrame, head: pl.LazyFrame) -> OutputDiff:
     """Compare one output as written by both runs (any two frames with the same meaning)."""
+    from prepline.engines.polars.expressions import type_name
+
     b_schema, h_schema = base.collect_schema(), head.collect_schema()
     common = [c for c in b_schema if c in h_schema]
     diff = OutputDiff(
@@ -651,23 +655,6 @@ def same_value(a: Any, b: Any) -> bool:
             return math.isnan(x) and math.isnan(y)
         return x == y or math.isclose(x, y, rel_tol=REL_TOL, abs_tol=0.0)
     return bool(a == b)
-
-
-_TYPE_NAMES = {
-    "String": "string",
-    "Int64": "int64",
-    "Int32": "int32",
-    "Float64": "float64",
-    "Float32": "float32",
-    "Boolean": "bool",
-    "Date": "date",
-    "Datetime": "datetime",
-}
-
-
-def type_name(dtype: pl.DataType) -> str:
-    """The recipe's name for a Polars type (``int64``, ``datetime`` ...), else Polars' own, lower-cased."""
-    return _TYPE_NAMES.get(type(dtype).__name__) or str(dtype).lower()
 
 
 def _plain(value: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from prepline.engines.base import REJECTED, ROW, Counter, EngineResult, InputSource, RunRequest
+from prepline.engines.polars.expressions import type_name
 from prepline.engines.polars.read import Scan, read_error, scan
 from prepline.engines.polars.steps import (
     JSON_CHECK,
@@ -212,20 +213,12 @@ class PolarsEngine:
 FILLED = "missing values of "
 
 
-TYPE_NAMES = {pl.Int64: "int64", pl.Int32: "int32", pl.Float64: "float64", pl.Float32: "float32",
-              pl.String: "string", pl.Boolean: "bool", pl.Date: "date", pl.Datetime: "datetime"}
-
-
-def type_names(schema: pl.Schema) -> dict[str, str]:
-    """Column -> the recipe's name of its type (another type, e.g. uint32: Polars' name in lower case)."""
-    return {c: TYPE_NAMES.get(t.base_type(), str(t).lower()) for c, t in schema.items()}
-
-
 def _schemas(plan: Plan) -> dict[str, dict[str, str]]:
     """Each output's columns and types as written (resolving a lazy frame's schema reads no data)."""
-    found = {name: type_names(frame.collect_schema()) for name, frame in plan.outputs.items()}
+    found = {name: {c: type_name(t) for c, t in frame.collect_schema().items()} for name, frame in plan.outputs.items()}
     if plan.rejected_columns:
-        found[REJECTED] = type_names(_rejected_frame(Plan(rejected_columns=plan.rejected_columns)).collect_schema())
+        found[REJECTED] = {c: type_name(t) for c, t in
+                           _rejected_frame(Plan(rejected_columns=plan.rejected_columns)).collect_schema().items()}
     return found
 
 

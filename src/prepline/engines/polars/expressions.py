@@ -23,6 +23,14 @@ def dtype(name: DType | str) -> pl.DataType:
     return DTYPES[name]
 
 
+_NAMES = {t.base_type(): name for name, t in DTYPES.items()}
+
+
+def type_name(dtype: pl.DataType) -> str:
+    """The recipe's name for a Polars type (``int64``, ``datetime`` ...), else Polars' own, lower-cased."""
+    return _NAMES.get(dtype.base_type(), str(dtype).lower())
+
+
 def convert(expr: pl.Expr, source: str, target: str, strict: bool) -> pl.Expr:
     """``expr`` (of recipe type ``source``) as ``target``; unconvertible values fail or become null.
 
