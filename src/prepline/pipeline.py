@@ -52,9 +52,10 @@ def run_recipe(
         seconds = dict(result.seconds)
         quality = _quality(recipe, source, result.files, staging, seconds)
         seconds["wall"] = round(time.perf_counter() - started, 4)
-        columns = output_columns(result.files, output_schemas(recipe))
+        declared = output_schemas(recipe)
+        columns = output_columns(result.files, declared)
         # the types as written (the engine's); the recipe's where an engine does not say
-        schemas = {name: result.schemas.get(name) or _declared_schema(recipe, name, columns[name]) for name in result.files}
+        schemas = {name: result.schemas.get(name) or _declared_schema(declared, name, columns[name]) for name in result.files}
         splits, split_notes = split_records(recipe, result)
         result.notes.extend(split_notes)
         manifest = build_manifest(
@@ -168,9 +169,8 @@ def output_columns(files: dict[str, Path], schemas: dict[str, dict[str, str]] | 
     return columns
 
 
-def _declared_schema(recipe: Recipe, name: str, columns: list[str]) -> dict[str, str]:
+def _declared_schema(declared: dict[str, dict[str, str]], name: str, columns: list[str]) -> dict[str, str]:
     """An output's types as the recipe declares them; the rejected rows: the row number, then text."""
-    declared = output_schemas(recipe).get(name)
-    if declared is not None:
-        return declared
+    if name in declared:
+        return declared[name]
     return {c: "int64" if c == ROW else "string" for c in columns}

@@ -218,6 +218,28 @@ def _check_writes(recipe: m.Recipe, index: int, spec: m._Writes, columns: list[s
                     hint="write more columns, or do not partition this output", at=("parquet", "partition_by"))
 
 
+def columns_written(step: object) -> list[str] | None:
+    """The columns whose values a step sets (added, replaced, renamed or dropped), or None for a
+    step not known here. Steps that only remove rows or write outputs set none."""
+    if isinstance(step, m.CheckStep | m.FilterStep | m.DedupeStep | m.OutputStep | m.AggregateStep | m.SplitStep):
+        return []
+    if isinstance(step, m.FillStep):
+        return list(step.fill)
+    if isinstance(step, m.ExtractJsonStep):
+        return [step.extract_json.column, *step.extract_json.field_specs()]
+    if isinstance(step, m.DeriveStep):
+        return list(step.expressions())
+    if isinstance(step, m.BinStep):
+        return [step.bin.into or step.bin.column]
+    if isinstance(step, m.RenameStep):
+        return [*step.rename, *step.rename.values()]
+    if isinstance(step, m.CastStep):
+        return list(step.specs())
+    if isinstance(step, m.DropStep):
+        return list(step.drop)
+    return None
+
+
 def output_schemas(recipe: m.Recipe) -> dict[str, Schema]:
     """Each named output's columns and types, as the recipe defines them (the rejected rows excepted)."""
     schemas = trace_flow(recipe)

@@ -36,7 +36,7 @@ from prepline.engines.polars.read import BAD, BAD_REASON, RAW, Scan
 from prepline.recipe import model as m
 from prepline.recipe import split as sp
 from prepline.recipe.expressions import infer_type, parse_expression
-from prepline.recipe.flow import aggregate_schema
+from prepline.recipe.flow import aggregate_schema, columns_written
 from prepline.recipe.jsonpath import parse_json_path
 from prepline.recipe.model import step_kind
 
@@ -175,25 +175,14 @@ class Compiler:
         return pl.col(column).is_in(formulas.implode()).fill_null(False) if len(formulas) else pl.lit(False)
 
     def _forget_formulas(self, step: m.Step) -> None:
-        """Drop the cached formula flags of the columns a step writes (all of them for a step not listed)."""
-        kind = step_kind(step)
-        if kind in ("check", "filter", "dedupe", "output", "aggregate", "split"):
-            return  # these remove rows or write outputs; no value changes
-        written: list[str] | None = {
-            "fill": lambda: list(step.fill),
-            "extract_json": lambda: [step.extract_json.column, *step.extract_json.field_specs()],
-            "derive": lambda: list(step.expressions()),
-            "bin": lambda: [step.bin.into or step.bin.column],
-            "rename": lambda: [*step.rename, *step.rename.values()],
-            "cast": lambda: list(step.specs()),
-            "drop": lambda: list(step.drop),
-        }.get(kind, lambda: None)()
+        """Drop the cached formula flags of the columns a step writes (all of them for a step not known)."""
+        written = columns_written(step)
         if written is None:
             self._formula_flags.clear()
             self._labels.clear()
         for column in written or []:
             self._formula_flags.pop(column, None)
-            if kind != "bin":  # a bin step's own labels were just recorded (see _bin)
+            if not isinstance(step, m.BinStep):  # a bin step's own labels were just recorded (see _bin)
                 self._labels.pop(column, None)
 
     def _text_flags(self, columns: list[str]) -> dict[str, pl.Expr]:
