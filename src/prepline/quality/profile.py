@@ -414,18 +414,26 @@ def _iso(seconds: float | None) -> str | None:
 # --- files, runs and the profile file -------------------------------------------------------
 
 
-def scan_source(source: InputSource) -> pl.LazyFrame:
-    """A lazy frame over a resolved input, with types inferred from the data."""
+def scan_source(source: InputSource, head_rows: int | None = None) -> pl.LazyFrame:
+    """A lazy frame over a resolved input, with types inferred from the data; with ``head_rows``,
+    those first rows, read once and held in memory (profiling them there is 10x faster)."""
     import polars as pl
 
     options = source.storage_options
     if source.format == "csv":
-        return pl.scan_csv(
-            source.uri, infer_schema_length=10_000, try_parse_dates=True, storage_options=options
-        )
-    if source.format == "parquet":
-        return pl.scan_parquet(source.uri, storage_options=options)
-    return pl.scan_ndjson(source.uri, infer_schema_length=10_000, storage_options=options)
+        # Dates are recognized on the first rows (try_parse_dates costs ~6 us a row on every text
+        # column, for the whole file): the rows read, or a scan told the date columns' types
+        frame = pl.scan_csv(source.uri, infer_schema_length=10_000, storage_options=options)
+        head = frame.head(head_rows or 10_000).collect()
+        dated = _with_dates(head)
+        if head_rows:
+            return dated.lazy()
+        dates = {c: t for c, t in dated.schema.items() if t != head.schema[c]}
+        return pl.scan_csv(source.uri, infer_schema_length=10_000, schema_overrides=dates, storage_options=options) \
+            if dates else frame
+    frame = (pl.scan_parquet(source.uri, storage_options=options) if source.format == "parquet"
+             else pl.scan_ndjson(source.uri, infer_schema_length=10_000, storage_options=options))
+    return frame.head(head_rows).collect().lazy() if head_rows else frame
 
 
 _LOOKS_LIKE_A_DATE = re.compile(r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}")
@@ -461,17 +469,7 @@ def profile_source(source: InputSource, name: str = "input", *, head_rows: int |
 
     try:
         try:
-            if head_rows and source.format == "csv":
-                # bounded: read those rows once, then profile them in memory (10x faster). Dates are
-                # recognized on the rows read: Polars' try_parse_dates costs ~6 us a row on every text column
-                lf = _with_dates(
-                    pl.scan_csv(source.uri, infer_schema_length=10_000, storage_options=source.storage_options)
-                    .head(head_rows).collect()
-                ).lazy()
-            elif head_rows:
-                lf = scan_source(source).head(head_rows).collect().lazy()
-            else:
-                lf = scan_source(source)
+            lf = scan_source(source, head_rows)
             profile = profile_frame(lf, name, **options)
         except pl.exceptions.ComputeError:
             if source.format != "csv":
