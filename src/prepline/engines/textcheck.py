@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
+from prepline.errors import InputError
+
 CHUNK = 1 << 24
 SHOWN = 40  # characters of a value quoted in a message
 
@@ -38,6 +40,31 @@ class Spot:
 
 
 Opener = Callable[[], Any]  # a context manager yielding a binary file object
+
+
+# --- the errors every engine raises for them ----------------------------------------------------
+
+UTF8_HINT = "convert it (e.g. iconv -f latin1 -t utf-8) or set input.csv.encoding: utf8-lossy"
+
+
+def utf8_error(spot: Spot) -> InputError:
+    return InputError(f"input {spot.file} is not valid UTF-8 text: line {spot.line}, column {spot.column}: "
+                      f"{spot.problem}", hint=UTF8_HINT)
+
+
+def csv_error(spots: list[Spot]) -> InputError:
+    first, *more = spots
+    also = "".join(f"; line {s.line}, column {s.column}: {s.problem}" for s in more)
+    return InputError(
+        f"input {first.file} is not valid CSV: line {first.line}, column {first.column}: {first.problem}{also}",
+        hint="fix those lines (quote values that hold the delimiter, double quotes inside quoted values), "
+        "or check input.csv.delimiter and input.csv.quote in the recipe",
+    )
+
+
+def jsonl_error(spot: Spot) -> InputError:
+    return InputError(f"input {spot.file} is not valid JSON Lines: line {spot.line}, column {spot.column}: "
+                      f"{spot.problem}", hint="fix that line; each line must be one JSON object")
 
 
 def opener(uri: str) -> Opener:

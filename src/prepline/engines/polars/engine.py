@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from prepline.engines import textcheck
 from prepline.engines.base import REJECTED, ROW, Counter, EngineResult, InputSource, RunRequest
 from prepline.engines.polars.expressions import type_name
 from prepline.engines.polars.read import Scan, read_error, scan
@@ -387,7 +388,7 @@ class _polars_errors:
         if "invalid utf-8" in lowered or "invalid utf8" in lowered:
             raise InputError(
                 f"input {source.display} is not valid UTF-8 text ({_first(text)})",
-                hint="convert it (e.g. iconv -f latin1 -t utf-8) or set input.csv.encoding: utf8-lossy",
+                hint=textcheck.UTF8_HINT,
             ) from None
         # "replace_strict": a strict conversion of text to bool (see expressions.convert)
         if isinstance(exc, pl.exceptions.InvalidOperationError) and ("conversion" in lowered or "replace_strict" in lowered):

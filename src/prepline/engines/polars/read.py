@@ -148,8 +148,7 @@ def _jsonl_keys(source: InputSource, spec: InputSpec) -> list[str]:
     if keys:
         return keys
     if spot := textcheck.jsonl_problem(textcheck.opener(first), first, head=True):
-        raise InputError(f"input {spot.file} is not valid JSON Lines: line {spot.line}, column {spot.column}: "
-                         f"{spot.problem}", hint="fix that line; each line must be one JSON object")
+        raise textcheck.jsonl_error(spot)
     raise InputError(
         f"input {source.display} holds no JSON object" + (" (0 bytes)" if not source.size_bytes else ""),
         hint="a jsonl input has one JSON object per line, with the columns as keys: " + ", ".join(spec.columns),
@@ -269,9 +268,6 @@ def _missing_columns(source: InputSource, spec: InputSpec, present: list[str], m
     )
 
 
-UTF8_HINT = "convert it (e.g. iconv -f latin1 -t utf-8) or set input.csv.encoding: utf8-lossy"
-
-
 def read_error(source: InputSource, spec: InputSpec, text: str) -> InputError | None:
     """The input's problem with its file, line and column, found after Polars failed to read it; or None.
 
@@ -284,8 +280,7 @@ def read_error(source: InputSource, spec: InputSpec, text: str) -> InputError | 
         if "utf-8" in lowered or "utf8" in lowered:
             for path in paths:
                 if spot := textcheck.invalid_utf8(textcheck.opener(path), path):
-                    return InputError(f"input {spot.file} is not valid UTF-8 text: line {spot.line}, column {spot.column}: "
-                                      f"{spot.problem}", hint=UTF8_HINT)
+                    return textcheck.utf8_error(spot)
         schema_words = ("schema names differ", "schema lengths differ", "extra column", "missing column", "supertype")
         if len(paths) > 1 and any(k in lowered for k in schema_words) and (mismatch := _schema_mismatch(source, spec, paths)):
             return mismatch
@@ -295,18 +290,11 @@ def read_error(source: InputSource, spec: InputSpec, text: str) -> InputError | 
                 spots = textcheck.csv_problems(textcheck.opener(path), path, delimiter=opts.delimiter, quote=opts.quote,
                                                has_header=opts.has_header, fields=len(spec.columns))
                 if spots:
-                    first, *more = spots
-                    also = "".join(f"; line {s.line}, column {s.column}: {s.problem}" for s in more)
-                    return InputError(
-                        f"input {first.file} is not valid CSV: line {first.line}, column {first.column}: {first.problem}{also}",
-                        hint="fix those lines (quote values that hold the delimiter, double quotes inside quoted values), "
-                        "or check input.csv.delimiter and input.csv.quote in the recipe",
-                    )
+                    return textcheck.csv_error(spots)
         if source.format == "jsonl":
             for path in paths:
                 if spot := textcheck.jsonl_problem(textcheck.opener(path), path):
-                    return InputError(f"input {spot.file} is not valid JSON Lines: line {spot.line}, column {spot.column}: "
-                                      f"{spot.problem}", hint="fix that line; each line must be one JSON object")
+                    return textcheck.jsonl_error(spot)
     except Exception:  # the diagnosis is best effort: the caller has Polars' own message to give
         return None
     return None

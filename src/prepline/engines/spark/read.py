@@ -262,21 +262,11 @@ def check_text(source: InputSource, spec: InputSpec) -> None:
             continue  # S3 objects are read by Spark only
         open_ = textcheck.opener(path)
         if opts.encoding == "utf8" and (spot := textcheck.invalid_utf8(open_, path)):
-            raise InputError(f"input {spot.file} is not valid UTF-8 text: line {spot.line}, column {spot.column}: "
-                             f"{spot.problem}", hint=UTF8_HINT)
+            raise textcheck.utf8_error(spot)
         spots = textcheck.csv_problems(open_, path, delimiter=opts.delimiter, quote=opts.quote,
                                        has_header=opts.has_header, fields=len(spec.columns), short_rows=False)
         if spots:
-            first, *more = spots
-            also = "".join(f"; line {x.line}, column {x.column}: {x.problem}" for x in more)
-            raise InputError(
-                f"input {first.file} is not valid CSV: line {first.line}, column {first.column}: {first.problem}{also}",
-                hint="fix those lines (quote values that hold the delimiter, double quotes inside quoted values), "
-                "or check input.csv.delimiter and input.csv.quote in the recipe",
-            )
-
-
-UTF8_HINT = "convert it (e.g. iconv -f latin1 -t utf-8) or set input.csv.encoding: utf8-lossy"
+            raise textcheck.csv_error(spots)
 
 
 def from_file(x: str, source: T.DataType, target: str, *, read: bool = False) -> str:
