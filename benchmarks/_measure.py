@@ -1,6 +1,7 @@
 """Run one command as a child process and measure it: wall time, CPU time, peak memory.
 
-Shared by the benchmark scripts in this folder. POSIX only: it reaps the child with
+Shared by the benchmark scripts in this folder, with what they all need around it: the
+child's environment, the exception a failed child raises, reaping Spark's JVM, package versions. POSIX only: it reaps the child with
 ``os.wait4``, whose resource usage is the kernel's own accounting of that child (and of
 any grandchildren it waited for), so nothing is sampled and short peaks are not missed.
 
@@ -18,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import IO
 
@@ -112,3 +114,43 @@ def count_data_lines(path: str | os.PathLike[str]) -> int:
     if last != b"\n":  # final line without a newline
         lines += 1
     return max(lines - 1, 0)
+
+
+# --- what every benchmark script needs ------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class BenchmarkFailed(Exception):
+    """A child process failed or left no outputs; the message says which and why."""
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment with this checkout's ``src`` first on PYTHONPATH, so ``python -m prepline``
+    runs the working tree whether or not it is installed, and ``extra`` on top."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    env.setdefault("NO_COLOR", "1")
+    return env | dict(extra or {})
+
+
+def reap(cmd: list[str]) -> int:
+    """Run ``cmd`` and wait for every descendant (Spark's JVM is re-parented to this process), so
+    that ``os.wait4`` of this process accounts for all of them."""
+    import ctypes
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    code = subprocess.call(cmd)
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return code
+
+
+def package_version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None

@@ -22,34 +22,24 @@ import platform
 import shutil
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import Measurement, count_data_lines, file_mb, measure
+from _measure import (
+    BenchmarkFailed,
+    Measurement,
+    child_env,
+    count_data_lines,
+    file_mb,
+    measure,
+    package_version,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "examples" / "employees" / "recipe.yaml"
 SEED_SCRIPT = REPO / "benchmarks" / "seed_pandas.py"
 OUTPUT_FILES = ("cleaned_data.csv", "transformed_data.csv", "department_statistics.csv")
-
-
-class BenchmarkFailed(Exception):
-    """A child process failed or left no outputs; the message says which and why."""
-
-
-def child_env() -> dict[str, str]:
-    """The current environment, with this checkout's ``src`` first on PYTHONPATH.
-
-    So ``python -m prepline`` runs the code in this repository whether or not it is
-    installed into the interpreter.
-    """
-    env = dict(os.environ)
-    paths = [str(REPO / "src"), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    env.setdefault("NO_COLOR", "1")
-    return env
 
 
 def run_step(label: str, cmd: list[str]) -> Measurement:
@@ -76,13 +66,6 @@ def output_rows(label: str, folder: Path) -> dict[str, int]:
     if missing:
         raise BenchmarkFailed(f"{label} exited 0 but did not write {missing} in {folder}")
     return {name: count_data_lines(folder / name) for name in OUTPUT_FILES}
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -123,8 +106,8 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
-            "polars": _version("polars"),
-            "pandas": _version("pandas"),
+            "polars": package_version("polars"),
+            "pandas": package_version("pandas"),
         },
     }
     if "pandas" in figures:

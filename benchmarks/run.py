@@ -48,13 +48,21 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import Measurement, count_data_lines, file_mb, measure
+from _measure import (
+    BenchmarkFailed,
+    Measurement,
+    child_env,
+    count_data_lines,
+    file_mb,
+    measure,
+    package_version,
+    reap,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -83,10 +91,6 @@ SIG_FIGS = 12
 ROLE = "arn:aws:iam::123456789012:role/prepline-benchmark"
 
 
-class BenchmarkFailed(Exception):
-    """A child process failed or left no outputs; the message says which and why."""
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -109,17 +113,6 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment, this checkout's ``src`` first on PYTHONPATH (the working tree is measured)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO / "src"), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    )
-    env.setdefault("NO_COLOR", "1")
-    env.update(extra or {})
-    return env
-
-
 def run_step(
     label: str, cmd: list[str], env: dict[str, str] | None = None
 ) -> tuple[Measurement, float]:
@@ -138,27 +131,6 @@ def run_step(
         flush=True,
     )
     return result, started_load
-
-
-def reap(cmd: list[str]) -> int:
-    """Run ``cmd`` and wait for every descendant (Spark's JVM is re-parented to this process)."""
-    import ctypes
-
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    code = subprocess.call(cmd)
-    while True:
-        try:
-            os.wait()
-        except ChildProcessError:
-            return code
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def machine() -> dict[str, Any]:
@@ -198,10 +170,10 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cpus": os.cpu_count(),
         "memory_mib": mem,
-        "polars": _version("polars"),
-        "pandas": _version("pandas"),
-        "duckdb": _version("duckdb"),
-        "pyspark": _version("pyspark"),
+        "polars": package_version("polars"),
+        "pandas": package_version("pandas"),
+        "duckdb": package_version("duckdb"),
+        "pyspark": package_version("pyspark"),
         "java": java,
     }
 

@@ -31,12 +31,20 @@ import platform
 import shutil
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import Measurement, count_data_lines, file_mb, measure
+from _measure import (
+    BenchmarkFailed,
+    Measurement,
+    child_env,
+    count_data_lines,
+    file_mb,
+    measure,
+    package_version,
+    reap,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "examples" / "employees" / "recipe.yaml"
@@ -44,38 +52,9 @@ OUTPUT_FILES = ("cleaned_data.csv", "transformed_data.csv", "department_statisti
 ENGINES = ("polars", "spark")
 
 
-class BenchmarkFailed(Exception):
-    """A child process failed or left no outputs; the message says which and why."""
-
-
-def child_env(master: str) -> dict[str, str]:
-    """The current environment, this checkout's ``src`` first on PYTHONPATH, and the Spark master."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
-    env.setdefault("NO_COLOR", "1")
-    env["PREPLINE_SPARK_MASTER"] = master
-    return env
-
-
-def reap(cmd: list[str]) -> int:
-    """Run ``cmd`` and wait for all its descendants (orphans are re-parented to this process)."""
-    import ctypes
-    import subprocess
-
-    pr_set_child_subreaper = 36
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
-    code = subprocess.call(cmd)
-    while True:
-        try:
-            os.wait()
-        except ChildProcessError:
-            return code
-
-
 def run_step(label: str, cmd: list[str], master: str) -> Measurement:
     print(f"[{label}] {' '.join(cmd)}", file=sys.stderr, flush=True)
-    result = measure([sys.executable, __file__, "--reap", "--", *cmd], env=child_env(master), cwd=REPO)
+    result = measure([sys.executable, __file__, "--reap", "--", *cmd], env=child_env({"PREPLINE_SPARK_MASTER": master}), cwd=REPO)
     if not result.ok:
         raise BenchmarkFailed(
             f"{label} failed with exit code {result.returncode} after {result.wall_s:.1f} s.\n"
@@ -96,13 +75,6 @@ def _outputs(label: str, folder: Path) -> dict[str, int]:
 def _engine_seconds(folder: Path) -> dict[str, float]:
     manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
     return dict(manifest.get("timings_s", {}))
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
@@ -131,7 +103,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
                               for k in ("wall_s", "cpu_s", "peak_rss_mb")},
         "identical_files": same,
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "polars": _version("polars"), "pyspark": _version("pyspark"), "spark_master": args.master},
+                    "polars": package_version("polars"), "pyspark": package_version("pyspark"), "spark_master": args.master},
     }
 
 
