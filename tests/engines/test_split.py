@@ -144,8 +144,6 @@ def test_rows_sharing_a_key_stay_together_and_a_skewed_part_is_noted(tmp_path, e
     # splitting by a column with few values keeps each value's rows in one part: fractions stray
     rows = [(i, f"c{i}", ["HR", "IT", "Sales"][i % 3], 0.5) for i in range(900)]
     parts, manifest = _run(tmp_path, engine, _recipe(f"{{by: dept, parts: {PARTS}}}"), rows)
-    for part in parts.values():
-        assert all(r["dept"] in {p["dept"] for p in part} for r in part)
     for dept in ("HR", "IT", "Sales"):
         assert sum(any(r["dept"] == dept for r in part) for part in parts.values()) == 1
     assert any("rows sharing a key (they stay together)" in note for note in manifest["notes"])

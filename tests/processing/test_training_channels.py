@@ -100,7 +100,9 @@ def test_the_channels_name_the_objects_the_job_writes(tmp_path, s3_bucket, home,
     assert result.returncode == 0, result.stderr
     manifest_key = facts["output_uri"][len(f"s3://{s3_bucket}/"):] + "_manifest.json"
     manifest = json.loads(s3.get_object(Bucket=s3_bucket, Key=manifest_key)["Body"].read())
-    for channel in training_channels(RECIPE, facts["output_uri"], engine="polars", instance_count=1, output_format="csv"):
+    channels = training_channels(RECIPE, facts["output_uri"], engine="polars", instance_count=1, output_format="csv")
+    assert [c.name for c in channels] == PARTS
+    for channel in channels:
         prefix = channel.prefixes[0][len(f"s3://{s3_bucket}/"):]
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix=prefix)["Contents"]]
         assert keys == [prefix]  # exactly the part's file: what the channel copies to /opt/ml/input/data/<name>/
