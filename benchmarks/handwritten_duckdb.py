@@ -38,14 +38,13 @@ AGE_OK = "(age IS NULL OR (NOT isnan(age) AND age BETWEEN 0 AND 120))"
 
 
 def source(path: str) -> str:
-    quoted = path.replace("'", "''")
     return (
-        f"read_csv('{quoted}', header = true, columns = {COLUMNS}, nullstr = '', quote = '\"', "
+        f"read_csv({quoted(path)}, header = true, columns = {COLUMNS}, nullstr = '', quote = '\"', "
         "escape = '\"', auto_detect = false)"
     )
 
 
-def quoted(path: Path) -> str:
+def quoted(path: Path | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 

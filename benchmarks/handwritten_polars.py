@@ -54,7 +54,7 @@ def bins(column: str, edges: list[float], labels: list[str]) -> pl.Expr:
     chain = pl.when((x >= edges[0]) & (x <= edges[1])).then(pl.lit(labels[0]))
     for lo, hi, label in zip(edges[1:-1], edges[2:], labels[1:], strict=True):
         chain = chain.when((x > lo) & (x <= hi)).then(pl.lit(label))
-    return chain.otherwise(pl.lit(None, dtype=pl.String)).alias(f"{column}_bin")
+    return chain.otherwise(pl.lit(None, dtype=pl.String))
 
 
 def main(argv: list[str]) -> int:

@@ -440,9 +440,7 @@ def job_driver(request_path: str) -> int:
     return 0 if status == "Completed" else 1
 
 
-def create_job(
-    home: Path, input_uri: str, output_uri: str, request: Path, env: dict[str, str]
-) -> Measurement:
+def create_job(input_uri: str, output_uri: str, request: Path, env: dict[str, str]) -> Measurement:
     cmd = [
         sys.executable,
         "-m",
@@ -511,7 +509,6 @@ def job_overhead(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for kind in ("job_run", "job_driver"):
             request = folder / f"job-{rep}-{kind}.json"
             created = create_job(
-                folder / "home",
                 data_dir.as_uri() + "/",
                 (folder / "jobs-out").as_uri(),
                 request,
@@ -667,7 +664,7 @@ def staging_throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any
         jobs = []
         for rep in range(args.reps):
             request = folder / f"s3-job-{rep}.json"
-            create_job(folder / "home", "s3://bench/input/", "s3://bench/output", request, env)
+            create_job("s3://bench/input/", "s3://bench/output", request, env)
             result, ld = run_step(
                 f"staging s3 job {rep + 1}",
                 [sys.executable, __file__, "--job-driver", str(request)],
