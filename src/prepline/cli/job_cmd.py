@@ -147,12 +147,10 @@ def create(
     import os
 
     from prepline.errors import JobRequestError
-    from prepline.processing.create import ENGINES, CreateOptions, build_request
+    from prepline.processing.create import CreateOptions, build_request
     from prepline.processing.template import parse_assignments
 
-    if engine not in ENGINES:
-        raise JobRequestError(f"unknown engine {engine!r}", hint=f"use --engine {' or --engine '.join(ENGINES)}")
-    spark = engine == "spark"
+    spark = engine == "spark"  # an unknown engine is refused by build_request
     deployed: dict[str, Any] = {}
     if stack or stack_file:
         from prepline.cloud.stack_outputs import StackOutputs, read_stack_outputs

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prepline.engines import ENGINES as ENGINE_MODULES
 from prepline.errors import JobRequestError
 from prepline.recipe import load_recipe
 
 ENTRYPOINT = ["python3", "-m", "prepline.processing"]
-ENGINES = ("polars", "spark")
+ENGINES = tuple(ENGINE_MODULES)
 NAME_LIMIT = 63
 
 

@@ -41,7 +41,7 @@ from prepline.engines.base import (
     EngineResult,
     RunRequest,
 )
-from prepline.engines.spark.expressions import col, expr, q, s, to_text
+from prepline.engines.spark.expressions import col, expr, q, s, to_text, type_name
 from prepline.engines.spark.read import Scan, scan
 from prepline.engines.spark.session import check_master, get_session
 from prepline.engines.spark.steps import ORDER, PART, SMALL_INPUT_BYTES, Compiler, Output, Plan
@@ -193,14 +193,8 @@ def _write_all(spark: SparkSession, request: RunRequest, plan: Plan) -> tuple[di
     schemas = {}
     for name, output in outputs.items():
         types = {f.name: f.dataType for f in output.frame.schema.fields}
-        schemas[name] = {c: TYPE_NAMES.get(type(types[c]), types[c].simpleString()) for c in output.columns}
+        schemas[name] = {c: type_name(types[c]) for c in output.columns}
     return files, row_metrics, schemas
-
-
-# the recipe's type names (another type: Spark's name)
-TYPE_NAMES = {T.LongType: "int64", T.IntegerType: "int32", T.DoubleType: "float64", T.FloatType: "float32",
-              T.StringType: "string", T.BooleanType: "bool", T.DateType: "date", T.TimestampNTZType: "datetime",
-              T.TimestampType: "datetime"}
 
 
 def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:

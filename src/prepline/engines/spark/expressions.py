@@ -42,6 +42,14 @@ DTYPES: dict[str, T.DataType] = {
     "datetime": T.TimestampNTZType(),
 }
 
+_NAMES = {type(t): name for name, t in DTYPES.items()} | {T.TimestampType: "datetime"}
+
+
+def type_name(dt: T.DataType) -> str:
+    """The recipe's name for a Spark type (``int64``, ``datetime`` ...), else Spark's own."""
+    return _NAMES.get(type(dt), dt.simpleString())
+
+
 # Rust's char::is_whitespace (the Unicode White_Space property): what Polars' strip_chars() removes
 WHITESPACE = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"

@@ -195,9 +195,7 @@ def _read(spark: SparkSession, source: InputSource, spec: InputSpec, present: li
         )
         if len(present) > 1:
             # as the Polars engine: a line whose every field is empty is skipped (Spark skips blank lines itself)
-            frame = frame.filter(~F.coalesce(F.expr(" AND ".join(f"coalesce({q}, '') = ''" for q in
-                                                                  (f"`{n.replace('`', '``')}`" for n in present))),
-                                             F.lit(False)))
+            frame = frame.filter(~F.expr(" AND ".join(f"coalesce({q(n)}, '') = ''" for n in present)))
     elif source.format == "jsonl":
         frame = spark.read.schema(text_schema).options(multiLine=False, mode="PERMISSIVE").json(paths)
     else:
