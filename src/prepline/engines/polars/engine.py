@@ -10,6 +10,7 @@ import polars as pl
 
 from prepline.engines import textcheck
 from prepline.engines.base import REJECTED, ROW, Counter, EngineResult, InputSource, RunRequest
+from prepline.engines.polars import onepass
 from prepline.engines.polars.expressions import type_name
 from prepline.engines.polars.read import Scan, read_error, scan
 from prepline.engines.polars.steps import (
@@ -78,20 +79,35 @@ class PolarsEngine:
                 Compiler(first, replace(input_scan, frame=input_scan.unfiltered), stats, tolerant_json, run_format=fmt).compile()
             plan = Compiler(request.recipe, input_scan, stats, tolerant_json, run_format=fmt).compile()
             audit = Compiler(request.recipe, input_scan, stats, tolerant_json, mode="audit", run_format=fmt).compile()
+            writer = _Writer(request, plan)
+            json_keys = [k for k, (_, what) in audit.count_labels.items() if what == JSON_CHECK]
             t1 = time.perf_counter()
-            assert audit.audit is not None
-            counts = _audit_counts(audit, audit.audit.collect(engine=ENGINE))
+            single = onepass.applies(audit)
+            if single:
+                # every output but the rejected one, and the counts, from one read (see onepass)
+                try:
+                    batches, neutral = onepass.run(audit, writer, json_keys)
+                except onepass.JsonCheckFailed:
+                    raise _JsonFailure() from None
+                counts = _audit_counts(audit, batches)
+            else:
+                assert audit.audit is not None
+                counts = _audit_counts(audit, audit.audit.collect(engine=ENGINE))
             for key, query in audit.distinct_queries.items():
                 counts[key] = query.collect(engine=ENGINE).item()
             t2 = time.perf_counter()
-            if any(counts[k] for k, (_, what) in audit.count_labels.items() if what == JSON_CHECK):
+            if any(counts[k] for k in json_keys):
                 raise _JsonFailure()  # a JSON field did not convert on the one-parse path
             rejected_rows = sum(int(counts[k] or 0) for k in audit.reject_tallies)
             found = {name: {column: sum(int(counts[k] or 0) for k in keys) for column, keys in by_column.items()}
                      for name, by_column in audit.neutralized.items()}
             formulas = {name: [c for c, n in by_column.items() if n] for name, by_column in found.items()}
-            files, neutral = self._write(request, plan, rejected_rows, formulas)
+            if not single:
+                neutral = writer.write_all(formulas)
+            writer.write_rejected(rejected_rows, formulas)
+            writer.finish()
         t3 = time.perf_counter()
+        files = writer.files
         for name, by_column in found.items():
             if name in files:
                 neutral[name] = sum(by_column.values())
@@ -102,6 +118,9 @@ class PolarsEngine:
             for key, (step, what) in audit.count_labels.items()
             if what != JSON_CHECK and not what.startswith(FILLED)
         ]
+        # one pass: "execute" is the pass (outputs and counts); two passes: the audit, then the sinks
+        seconds = ({"plan_and_statistics": round(t1 - t0, 4), "execute": round(t3 - t1, 4)} if single else
+                   {"plan_and_statistics": round(t1 - t0, 4), "audit": round(t2 - t1, 4), "execute": round(t3 - t2, 4)})
         return EngineResult(
             files=files,
             rows_out=_rows_out(audit, counts, rejected_rows) | {name: _rows_written(files[name]) for name in plan.aggregates},
@@ -114,65 +133,8 @@ class PolarsEngine:
                          if request.recipe.write_spec(name, request.output_format).neutralize},
             splits=[_strata(request.recipe, label, audit.strata.get(label), counts) for label in audit.splits],
             notes=list(plan.notes),
-            seconds={"plan_and_statistics": round(t1 - t0, 4), "audit": round(t2 - t1, 4),
-                     "execute": round(t3 - t2, 4)},
+            seconds=seconds,
         )
-
-    def _write(self, request: RunRequest, plan: Plan, rejected_rows: int,
-               formulas: dict[str, list[str]]) -> tuple[dict[str, Any], dict[str, int]]:
-        """Every output in one streaming pass of sinks only (so no frame is held in memory).
-
-        Rejected rows are a branch off the middle of the flow, which would make Polars cache
-        the whole frame; they are written by a second query, and only when the audit found some.
-        Aggregates written as CSV are collected (one row per group) so that their formula cells,
-        which the audit pass cannot see, are counted as they are neutralized.
-
-        A CSV output's formula cells are neutralized in the columns where the audit found some
-        (``formulas``): on clean data, none, and writing costs nothing more.
-
-        Returns the files (a partitioned output: its folder) and the formula cells counted here.
-        """
-        names = [*plan.outputs, *([REJECTED] if plan.rejected_columns else [])]
-        specs = {name: request.recipe.write_spec(name, request.output_format) for name in names}
-        files: dict[str, Any] = {
-            name: request.output_dir / (name if spec.partition_by else f"{name}.{spec.format}")
-            for name, spec in specs.items()
-        }
-        neutral: dict[str, int] = {}
-
-        def sink(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
-            spec, path = specs[name], files[name]
-            if spec.format == "csv":
-                columns = formulas.get(name, []) if spec.neutralize else []
-                return (frame.with_columns([neutralized(c) for c in columns]) if columns else frame).sink_csv(path, lazy=True)
-            options = spec.parquet
-            target: Any = path
-            if options.partition_by is not None:
-                column = options.partition_by
-                key = pl.col(column)
-                if frame.collect_schema()[column] == pl.String:
-                    key = pl.when(key != "").then(key)  # empty text is the null partition, as on Spark
-                target = pl.PartitionBy(path, key={column: key}, include_key=False)
-            return frame.sink_parquet(
-                target, compression=options.compression, compression_level=options.compression_level,
-                row_group_size=options.row_group_size, mkdir=True, lazy=True,
-            )
-
-        collected = [n for n in plan.aggregates if specs[n].neutralize]
-        sinks = [sink(frame, name) for name, frame in plan.outputs.items() if name not in collected]
-        results = pl.collect_all([*sinks, *[plan.outputs[n] for n in collected]], engine=ENGINE)
-        for name, frame in zip(collected, results[len(sinks):], strict=True):
-            texts = [c for c, t in frame.schema.items() if t == pl.String]
-            neutral[name] = int(frame.select(pl.sum_horizontal([is_formula(pl.col(c)).fill_null(False).cast(pl.Int64)
-                                                                 for c in texts]).sum()).item()) if texts else 0
-            frame.with_columns([neutralized(c) for c in texts]).write_csv(files[name])
-        if plan.rejected_columns:
-            rejected = _rejected_frame(plan) if rejected_rows else _rejected_frame(Plan(rejected_columns=plan.rejected_columns))
-            pl.collect_all([sink(rejected, REJECTED)], engine=ENGINE)
-        for name, spec in specs.items():
-            if spec.partition_by:
-                files[name].mkdir(exist_ok=True)  # no rows, no partition: still an (empty) dataset
-        return files, neutral
 
     # --- diagnosis ------------------------------------------------------------------------------
 
@@ -209,6 +171,81 @@ class PolarsEngine:
                 hint="set on_invalid: reject or null on the extract_json step to see which rows",
             )
         # the invalid values are in a step whose policy is null or reject: the re-run handles them
+
+
+class _Writer:
+    """Where and how each output is written: its file (a partitioned output: its folder), CSV
+    formula neutralization, Parquet options; the rejected rows' own query."""
+
+    def __init__(self, request: RunRequest, plan: Plan):
+        self.plan = plan
+        names = [*plan.outputs, *([REJECTED] if plan.rejected_columns else [])]
+        self.specs = {name: request.recipe.write_spec(name, request.output_format) for name in names}
+        self.files: dict[str, Any] = {
+            name: request.output_dir / (name if spec.partition_by else f"{name}.{spec.format}")
+            for name, spec in self.specs.items()
+        }
+        self.spill_dir = request.output_dir / onepass.SPILL
+
+    def format(self, name: str) -> str:
+        return self.specs[name].format
+
+    def neutralizes(self, name: str) -> bool:
+        return self.specs[name].format == "csv" and self.specs[name].neutralize
+
+    def sink(self, frame: pl.LazyFrame, name: str, formulas: list[str] | None = None) -> pl.LazyFrame:
+        """The lazy sink writing ``frame`` as output ``name`` (neutralizing ``formulas``' cells in a CSV)."""
+        spec, path = self.specs[name], self.files[name]
+        if spec.format == "csv":
+            columns = (formulas or []) if spec.neutralize else []
+            return (frame.with_columns([neutralized(c) for c in columns]) if columns else frame).sink_csv(path, lazy=True)
+        options = spec.parquet
+        target: Any = path
+        if options.partition_by is not None:
+            column = options.partition_by
+            key = pl.col(column)
+            if frame.collect_schema()[column] == pl.String:
+                key = pl.when(key != "").then(key)  # empty text is the null partition, as on Spark
+            target = pl.PartitionBy(path, key={column: key}, include_key=False)
+        return frame.sink_parquet(
+            target, compression=options.compression, compression_level=options.compression_level,
+            row_group_size=options.row_group_size, mkdir=True, lazy=True,
+        )
+
+    def write_collected(self, frame: pl.DataFrame, name: str) -> int:
+        """Write a collected CSV output (an aggregate: one row per group), neutralizing every
+        formula cell; returns how many there were."""
+        texts = [c for c, t in frame.schema.items() if t == pl.String]
+        found = int(frame.select(pl.sum_horizontal([is_formula(pl.col(c)).fill_null(False).cast(pl.Int64)
+                                                    for c in texts]).sum()).item()) if texts else 0
+        frame.with_columns([neutralized(c) for c in texts]).write_csv(self.files[name])
+        return found
+
+    def write_all(self, formulas: dict[str, list[str]]) -> dict[str, int]:
+        """Every output but the rejected one, in one streaming pass of sinks only (so no frame is
+        held in memory). CSV formula cells are neutralized in the columns where the audit found
+        some (``formulas``): on clean data, none, and writing costs nothing more. Aggregates
+        written as CSV are collected (one row per group) so that their formula cells, which the
+        audit pass cannot see, are counted as they are neutralized. Returns those counts."""
+        plan = self.plan
+        collected = [n for n in plan.aggregates if self.neutralizes(n)]
+        sinks = [self.sink(frame, name, formulas.get(name)) for name, frame in plan.outputs.items() if name not in collected]
+        results = pl.collect_all([*sinks, *[plan.outputs[n] for n in collected]], engine=ENGINE)
+        return {name: self.write_collected(frame, name)
+                for name, frame in zip(collected, results[len(sinks):], strict=True)}
+
+    def write_rejected(self, rejected_rows: int, formulas: dict[str, list[str]]) -> None:
+        """Rejected rows are a branch off the middle of the flow, which would make Polars cache
+        the whole frame: they are written by their own query, and only when the audit found some."""
+        plan = self.plan
+        if plan.rejected_columns:
+            rejected = _rejected_frame(plan) if rejected_rows else _rejected_frame(Plan(rejected_columns=plan.rejected_columns))
+            pl.collect_all([self.sink(rejected, REJECTED, formulas.get(REJECTED))], engine=ENGINE)
+
+    def finish(self) -> None:
+        for name, spec in self.specs.items():
+            if spec.partition_by:
+                self.files[name].mkdir(exist_ok=True)  # no rows, no partition: still an (empty) dataset
 
 
 FILLED = "missing values of "
@@ -311,11 +348,11 @@ def rule_result(check: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]
 
 
 def _audit_counts(audit: Plan, found: pl.DataFrame) -> dict[str, Any]:
-    """The audit's counts: its one row, or the sums of its rows when it is grouped by split strata
-    (each stratum key then holds its groups' row counts, as ``_strata`` reads them)."""
+    """The audit's counts: the sums of its rows (one, or one per batch of the one pass); when it
+    is grouped by split strata, each stratum key holds its groups' row counts, as ``_strata`` reads them."""
     strata = list(audit.strata.values())
     if not strata:
-        return found.row(0, named=True)
+        return found.select(pl.all().sum().cast(pl.Int64)).row(0, named=True)
     totals = ["n_rows", *audit.tallies]
     counts: dict[str, Any] = found.select([pl.col(c).sum().cast(pl.Int64) for c in totals]).row(0, named=True)
     for key in strata:

@@ -56,6 +56,19 @@ class MedianByCounts:
 JSON_CHECK = "json_check"  # a count label: values the one-parse JSON path could not convert
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Audit: an output's rows and columns as they are at its place in the flow.
+
+    ``mask`` is the flag column of the rows it gets (also the tally of its row count);
+    ``columns`` maps each of its columns to the audit frame's copy of it, taken there (a later
+    step may change the column). See ``onepass``, which writes outputs from these.
+    """
+
+    mask: str
+    columns: dict[str, str]
+
+
 @dataclass
 class Plan:
     outputs: dict[str, pl.LazyFrame] = field(default_factory=dict)
@@ -65,6 +78,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # audit mode: one query whose one row holds every count ("n_rows" and the keys of count_labels)
     audit: pl.LazyFrame | None = None
+    flow: pl.LazyFrame | None = None  # audit: the flow the audit query sums (every row, flags, snapshots)
     count_labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (step, what)
     tallies: list[str] = field(default_factory=list)  # every summed flag column of the audit
     rule_checks: list[dict[str, Any]] = field(default_factory=list)  # see Compiler._check
@@ -78,6 +92,9 @@ class Plan:
     splits: list[str] = field(default_factory=list)  # the split steps' labels
     strata: dict[str, str] = field(default_factory=dict)  # audit: split label -> key of its (stratum, part) counts
     aggregates: list[str] = field(default_factory=list)  # main: outputs small enough to collect (one row per group)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)  # audit: each row output (split parts too)
+    # audit: each aggregate output's input rows (a snapshot of the columns it reads), its spec and the schema there
+    aggregate_inputs: dict[str, tuple[Snapshot, m.Aggregate, dict[str, str]]] = field(default_factory=dict)
 
 
 class Compiler:
@@ -92,6 +109,7 @@ class Compiler:
         self._reject_schemas: list[list[str]] = []
         self._formula_flags: dict[str, str] = {}  # audit: text column -> its formula flag column
         self._labels: dict[str, list[str]] = {}  # audit: a column of bin labels -> the labels
+        self._copies = 0  # audit: snapshot columns made so far
         self.frame = scan.frame.with_columns(pl.lit(True).alias(ALIVE)) if self.audit else scan.frame
         self.schema = dict(scan.schema)
         self.present = set(scan.present)
@@ -118,6 +136,7 @@ class Compiler:
             # (stratum, part) counts: the audit is grouped by them (a streaming group-by; a
             # value_counts inside a select is not streamed) and the engine adds the groups up
             self.plan.audit = self.frame.group_by(strata).agg(counts) if strata else self.frame.select(counts)
+            self.plan.flow = self.frame
         return self.plan
 
     # --- helpers --------------------------------------------------------------------------------
@@ -205,6 +224,18 @@ class Compiler:
             elif kind not in ("string", "int64", "int32", "bool", "date", "datetime"):
                 flags[c] = is_formula(pl.col(c).cast(pl.String)).fill_null(False)
         return flags
+
+    def _snapshot(self, mask: str, columns: list[str]) -> Snapshot:
+        """Audit: copies of ``columns`` as they are here (a copy shares the column's memory)."""
+        copies = {}
+        for column in columns:
+            name = f"__s{self._copies}"
+            while name in self.schema:
+                name += "_"
+            copies[column] = name
+            self._copies += 1
+        self.frame = self.frame.with_columns([pl.col(c).alias(s) for c, s in copies.items()])
+        return Snapshot(mask=mask, columns=copies)
 
     def _count(self, label: str, what: str, flag: pl.Expr) -> None:
         """Count the rows still in the flow where ``flag`` is true, as a counter in the manifest."""
@@ -498,7 +529,9 @@ class Compiler:
     def _output(self, step: m.OutputStep, label: str) -> None:
         spec = step.spec()
         if self.audit:
-            self.plan.output_rows[spec.name] = self._tally(pl.lit(True)) or ""
+            mask = self._tally(pl.lit(True)) or ""
+            self.plan.output_rows[spec.name] = mask
+            self.plan.snapshots[spec.name] = self._snapshot(mask, spec.columns or self._visible())
             self._count_formulas(spec.name, self._text_flags(spec.columns or self._visible()), pl.lit(True))
             return
         # An explicit cache node lets this output's sink and every later step share one scan
@@ -508,28 +541,12 @@ class Compiler:
 
     def _aggregate(self, step: m.AggregateStep, label: str) -> None:
         spec = step.aggregate
-        keys = spec.keys()
         if self.audit:  # one row per group: the engine counts the rows it writes
+            used = [*spec.keys().values(), *(c for _, c in spec.aggregations().values() if c != "*")]
+            snapshot = self._snapshot(self._tally(pl.lit(True)) or "", list(dict.fromkeys(used)))
+            self.plan.aggregate_inputs[spec.name] = (snapshot, spec, dict(self.schema))
             return
-        funcs = {
-            "mean": lambda c: pl.col(c).mean(),
-            "sum": lambda c: pl.col(c).sum(),
-            "min": lambda c: pl.col(c).min(),
-            "max": lambda c: pl.col(c).max(),
-            # the mean of the two middle values, as pandas: Expr.median interpolates
-            # lo + (hi - lo) / 2, which is NaN for [-inf, 263] where pandas gives -inf
-            "median": lambda c: (pl.col(c).quantile(0.5, "lower") + pl.col(c).quantile(0.5, "higher")) / 2,
-            "count": lambda c: pl.len() if c == "*" else pl.col(c).count(),
-        }
-        aggs = [funcs[f](c).alias(name) for name, (f, c) in spec.aggregations().items()]
-        out_schema = aggregate_schema(spec, self.schema)
-        frame = (
-            self.frame.group_by([pl.col(col).alias(name) for name, col in keys.items()])
-            .agg(aggs)
-            .sort(list(keys), nulls_last=True)
-            .with_columns([pl.col(n).cast(dtype(t)) for n, t in out_schema.items()])
-        )
-        self.plan.outputs[spec.name] = frame
+        self.plan.outputs[spec.name] = aggregated(self.frame, spec, self.schema)
         self.plan.aggregates.append(spec.name)
 
     def _split(self, step: m.SplitStep, label: str) -> None:
@@ -551,7 +568,9 @@ class Compiler:
         if self.audit:
             for j, name in enumerate(names):
                 in_part = pl.col(PART) == j
-                self.plan.output_rows[name] = self._tally(in_part) or ""
+                mask = self._tally(in_part) or ""
+                self.plan.output_rows[name] = mask
+                self.plan.snapshots[name] = self._snapshot(mask, columns)
                 self._count_formulas(name, self._text_flags(columns), in_part)
             if spec.stratify is not None:
                 key = f"__k{len(self.plan.tallies)}_strata"
@@ -565,6 +584,29 @@ class Compiler:
             for j, name in enumerate(names):
                 self.plan.outputs[name] = self.frame.filter(pl.col(PART) == j).select(columns)
         self.frame = self.frame.drop(PART)
+
+
+def aggregated(frame: pl.LazyFrame, spec: m.Aggregate, schema: dict[str, str]) -> pl.LazyFrame:
+    """An aggregate output of ``frame`` (whose columns have the recipe types ``schema``): one row per group, sorted by the keys."""
+    keys = spec.keys()
+    funcs = {
+        "mean": lambda c: pl.col(c).mean(),
+        "sum": lambda c: pl.col(c).sum(),
+        "min": lambda c: pl.col(c).min(),
+        "max": lambda c: pl.col(c).max(),
+        # the mean of the two middle values, as pandas: Expr.median interpolates
+        # lo + (hi - lo) / 2, which is NaN for [-inf, 263] where pandas gives -inf
+        "median": lambda c: (pl.col(c).quantile(0.5, "lower") + pl.col(c).quantile(0.5, "higher")) / 2,
+        "count": lambda c: pl.len() if c == "*" else pl.col(c).count(),
+    }
+    aggs = [funcs[f](c).alias(name) for name, (f, c) in spec.aggregations().items()]
+    out_schema = aggregate_schema(spec, schema)
+    return (
+        frame.group_by([pl.col(col).alias(name) for name, col in keys.items()])
+        .agg(aggs)
+        .sort(list(keys), nulls_last=True)
+        .with_columns([pl.col(n).cast(dtype(t)) for n, t in out_schema.items()])
+    )
 
 
 # Steps through which a row whose every value is missing stays so, or leaves the flow
