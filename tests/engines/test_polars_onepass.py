@@ -154,3 +154,23 @@ def test_a_json_value_the_one_parse_cannot_take_reruns_with_row_checks(tmp_path,
     assert any("ran again with row-level JSON checks" in n for n in manifest["notes"])
     rows = pl.read_csv(folder / "cleaned.csv", schema_overrides={"phone": pl.String})
     assert rows.filter(pl.col("id") == at)["phone"].to_list() == ["last"]
+
+
+@pytest.mark.parametrize(("ids", "repeats"), [
+    (["1", "2", "2", "2", "3", "4", "4"], 3),  # sorted: counted in the pass, a run across batches once
+    (["a", "b", "b", "", "c", "c", "d"], 2),  # text keys, a missing key (not checked)
+    (["5", "6", "7", "1", "2", "6", "9"], 1),  # not sorted: the key's own query counts
+    (["1", "2", "3", "4", "5", "6", "7"], 0),
+])
+def test_unique_counts_repeated_keys_across_batches(tmp_path, monkeypatch, ids, repeats):
+    monkeypatch.setattr(onepass, "MIN_BATCH_ROWS", 3)
+    monkeypatch.setattr(onepass, "MAX_BATCH_ROWS", 3)
+    kind = "int64" if ids[0].isdigit() else "string"
+    recipe = parse_recipe(f"name: u\ninput:\n  format: csv\n  columns: {{id: {kind}, v: int64}}\nsteps:\n"
+                          "  - check: [{rule: unique, column: id, severity: warn}]\n  - output: {name: out}\n")
+    source = tmp_path / "input.csv"
+    source.write_text("id,v\n" + "".join(f"{k},{i}\n" for i, k in enumerate(ids)), encoding="utf-8")
+    manifest = run_recipe(recipe, str(source), str(tmp_path / "out")).manifest
+    (rule,) = manifest["rules"]
+    assert rule["failing_rows"] == repeats
+    assert rule["rows_checked"] == sum(1 for k in ids if k)

@@ -86,25 +86,29 @@ class PolarsEngine:
             if single:
                 # every output but the rejected one, and the counts, from one read (see onepass)
                 try:
-                    batches, neutral = onepass.run(audit, writer, json_keys)
+                    passed = onepass.run(audit, writer, json_keys)
                 except onepass.JsonCheckFailed:
                     raise _JsonFailure() from None
-                counts = _audit_counts(audit, batches)
+                counts, neutral = _audit_counts(audit, passed.counts) | passed.distinct, passed.neutralized
             else:
                 assert audit.audit is not None
                 counts = _audit_counts(audit, audit.audit.collect(engine=ENGINE))
             for key, query in audit.distinct_queries.items():
-                counts[key] = query.collect(engine=ENGINE).item()
+                if key not in counts:
+                    counts[key] = query.collect(engine=ENGINE).item()
             t2 = time.perf_counter()
             if any(counts[k] for k in json_keys):
                 raise _JsonFailure()  # a JSON field did not convert on the one-parse path
             rejected_rows = sum(int(counts[k] or 0) for k in audit.reject_tallies)
-            found = {name: {column: sum(int(counts[k] or 0) for k in keys) for column, keys in by_column.items()}
-                     for name, by_column in audit.neutralized.items()}
-            formulas = {name: [c for c, n in by_column.items() if n] for name, by_column in found.items()}
-            if not single:
+            if single:
+                found = passed.formulas | writer.write_rejected_batches(rejected_rows)
+            else:
+                # formula cells per output and column, counted by the audit; neutralized where there are some
+                found = {name: {column: sum(int(counts[k] or 0) for k in keys) for column, keys in by_column.items()}
+                         for name, by_column in audit.neutralized.items()}
+                formulas = {name: [c for c, n in by_column.items() if n] for name, by_column in found.items()}
                 neutral = writer.write_all(formulas)
-            writer.write_rejected(rejected_rows, formulas)
+                writer.write_rejected(rejected_rows, formulas)
             writer.finish()
         t3 = time.perf_counter()
         files = writer.files
@@ -242,6 +246,19 @@ class _Writer:
             rejected = _rejected_frame(plan) if rejected_rows else _rejected_frame(Plan(rejected_columns=plan.rejected_columns))
             pl.collect_all([self.sink(rejected, REJECTED, formulas.get(REJECTED))], engine=ENGINE)
 
+    def write_rejected_batches(self, rejected_rows: int) -> dict[str, dict[str, int]]:
+        """The rejected rows (their own query, as in ``write_rejected``) of the one pass, which
+        has no audit counts of their formula cells: a CSV is written batch by batch, finding
+        and neutralizing them. Returns {rejected: {column: formula cells}}."""
+        plan = self.plan
+        if not plan.rejected_columns:
+            return {}
+        if self.format(REJECTED) != "csv":
+            self.write_rejected(rejected_rows, {})
+            return {}
+        rejected = _rejected_frame(plan) if rejected_rows else _rejected_frame(Plan(rejected_columns=plan.rejected_columns))
+        return {REJECTED: onepass.write_csv_batches(rejected, self.files[REJECTED], self.neutralizes(REJECTED))}
+
     def finish(self) -> None:
         for name, spec in self.specs.items():
             if spec.partition_by:
@@ -276,28 +293,45 @@ def _strata(recipe: m.Recipe, label: str, key: str | None, counts: dict[str, Any
 
 
 def _statistics(frame: pl.LazyFrame, wanted: dict[str, Any]) -> dict[str, Any]:
-    """Every statistic a fill step needs, in streaming passes that read only the columns involved."""
+    """Every statistic a fill needs, in streaming passes that read only the columns involved:
+    one for means and modes, one for every median."""
     plain = {k: e for k, e in wanted.items() if not isinstance(e, MedianByCounts)}
     counted = {k: e for k, e in wanted.items() if isinstance(e, MedianByCounts)}
-    queries = [frame.select([e.alias(k) for k, e in plain.items()])] if plain else []
-    queries += [
-        frame.select(m.values.alias("v")).drop_nulls().filter(pl.col("v").is_not_nan() if _is_float(frame, m) else True)
-        .group_by("v").agg(pl.len().alias("n"))
-        for m in counted.values()
-    ]
-    # one query at a time: collected together they would share a cached copy of the frame
-    results = [query.collect(engine=ENGINE) for query in queries]
     found: dict[str, Any] = {}
     if plain:
-        row = results[0]
+        row = frame.select([e.alias(k) for k, e in plain.items()]).collect(engine=ENGINE)
         found.update(row.row(0, named=True) if row.height else dict.fromkeys(plain))
-    for key, counts in zip(counted, results[1 if plain else 0:], strict=True):
-        found[key] = _median_of_counts(counts)
+    if counted:
+        for key, counts in _value_counts(frame, counted).items():
+            found[key] = _median_of_counts(counts)
     return found
 
 
-def _is_float(frame: pl.LazyFrame, median: Any) -> bool:
-    return frame.select(median.values).collect_schema().dtypes()[0].is_float()
+MERGE_EVERY = 16  # value counts of this many batches are merged into one (memory: distinct values, not rows)
+
+
+def _value_counts(frame: pl.LazyFrame, medians: dict[str, MedianByCounts]) -> dict[str, pl.DataFrame]:
+    """Each median's values and how often each occurs (NaN and nulls left out), from one
+    streaming read: counted batch by batch and merged as they come. (One query per median
+    would read the input once each; one query grouping each column would make Polars hold
+    the columns.)"""
+    names = {key: f"__v{i}" for i, key in enumerate(medians)}
+    query = frame.select([median.values.alias(names[key]) for key, median in medians.items()])
+    parts: dict[str, list[pl.DataFrame]] = {key: [] for key in medians}
+    for batch in query.collect_batches(chunk_size=onepass.MAX_BATCH_ROWS, engine=ENGINE):
+        for key, name in names.items():
+            values = batch.get_column(name).drop_nulls()
+            if values.dtype.is_float():
+                values = values.filter(values.is_not_nan())
+            parts[key].append(values.rename("v").value_counts(name="n"))
+            if len(parts[key]) >= MERGE_EVERY:
+                parts[key] = [_merged_counts(parts[key])]
+    return {key: _merged_counts(found) if found else pl.DataFrame(schema={"v": pl.Float64, "n": pl.UInt32})
+            for key, found in parts.items()}
+
+
+def _merged_counts(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(parts).group_by("v").agg(pl.col("n").sum())
 
 
 def _median_of_counts(counts: pl.DataFrame) -> float | None:
@@ -353,7 +387,7 @@ def _audit_counts(audit: Plan, found: pl.DataFrame) -> dict[str, Any]:
     strata = list(audit.strata.values())
     if not strata:
         return found.select(pl.all().sum().cast(pl.Int64)).row(0, named=True)
-    totals = ["n_rows", *audit.tallies]
+    totals = [c for c in found.columns if c not in strata]  # (the one pass sums no formula tallies)
     counts: dict[str, Any] = found.select([pl.col(c).sum().cast(pl.Int64) for c in totals]).row(0, named=True)
     for key in strata:
         grouped = found.filter(pl.col(key).is_not_null()).group_by(key).agg(pl.col("n_rows").sum().alias("n"))

@@ -22,12 +22,12 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 import polars as pl
 
-from prepline.engines.base import REJECTED
-from prepline.engines.polars.steps import Plan, Snapshot, aggregated, neutralized
+from prepline.engines.base import FORMULA_PREFIX, FORMULA_START, PLAIN_NUMBER, REJECTED
+from prepline.engines.polars.steps import Plan, Snapshot, aggregated
 
 # Rows per batch: about this many cells of output columns, within the bounds below. Larger
 # batches write faster (the CSV writer works on a batch in parallel) and hold more memory.
@@ -68,23 +68,35 @@ class Outputs(Protocol):
     def write_collected(self, frame: pl.DataFrame, name: str) -> int: ...
 
 
-def run(audit: Plan, outputs: Outputs, json_keys: list[str]) -> tuple[pl.DataFrame, dict[str, int]]:
+class Result(NamedTuple):
+    counts: pl.DataFrame  # one row per batch, or per batch and split stratum, as engine._audit_counts reads them
+    formulas: dict[str, dict[str, int]]  # CSV row output -> column -> formula cells neutralized
+    neutralized: dict[str, int]  # aggregate written as CSV -> formula cells neutralized
+    distinct: dict[str, int]  # distinct keys counted in the pass (see _IncreasingKeys); the others need their query
+
+
+def run(audit: Plan, outputs: Outputs, json_keys: list[str]) -> Result:
     """Stream the audit frame once; write every output but the rejected one.
 
-    ``json_keys`` are the counts that must stay 0 (see ``JsonCheckFailed``). Returns the
-    audit's counts (one row per batch, or per batch and split stratum, as
-    ``engine._audit_counts`` reads them) and the formula cells neutralized in the aggregates
-    (the row outputs' are the audit's counts).
+    ``json_keys`` are the counts that must stay 0 (see ``JsonCheckFailed``). Formula cells are
+    found here, per batch, in the copies of the columns CSV outputs write (one test per cell
+    and copy, a second only where the first matched), not by the audit's flag columns.
     """
-    counts = [pl.len().cast(pl.Int64).alias("n_rows"), *[pl.col(k).sum().cast(pl.Int64).alias(k) for k in audit.tallies]]
+    formula_tallies = {k for by_column in audit.neutralized.values() for keys in by_column.values() for k in keys}
+    tallies = [k for k in audit.tallies if k not in formula_tallies]
+    counts = [pl.len().cast(pl.Int64).alias("n_rows"), *[pl.col(k).sum().cast(pl.Int64).alias(k) for k in tallies]]
     strata = list(audit.strata.values())
     assert audit.flow is not None
-    stream = audit.flow.select(list(dict.fromkeys([*audit.tallies, *strata, *_copies(audit)])))
+    increasing = {k: _IncreasingKeys() for k in audit.sorted_distinct
+                  if audit.flow.select(k).collect_schema().dtypes()[0] in _ORDERED}
+    stream = audit.flow.select(list(dict.fromkeys([*tallies, *strata, *increasing, *_copies(audit)])))
     spill_dir = outputs.spill_dir
     spill_dir.mkdir(parents=True, exist_ok=True)
     formats = {name: outputs.format(name) for name in [*audit.snapshots, *audit.aggregate_inputs]}
+    checked = {name: _formula_columns(snapshot) for name, snapshot in audit.snapshots.items()
+               if formats[name] == "csv" and outputs.neutralizes(name)}
+    formulas: dict[str, dict[str, int]] = {name: dict.fromkeys(columns, 0) for name, columns in checked.items()}
     spilled: dict[str, list[Path]] = {}
-    neutral: dict[str, int] = {}
     found: list[pl.DataFrame] = []
     with _csv_files(outputs.files, formats, audit.snapshots) as csv:
         batches = stream.collect_batches(chunk_size=batch_rows(audit), engine="streaming")
@@ -95,18 +107,23 @@ def run(audit: Plan, outputs: Outputs, json_keys: list[str]) -> tuple[pl.DataFra
                 total = totals.row(0, named=True)
                 if any(total[k] for k in json_keys):
                     raise JsonCheckFailed()
+                for key, keys in increasing.items():
+                    keys.add(batch[key])
+                flags = formula_flags(batch, sorted({audit.snapshots[n].columns[c] for n, cs in checked.items() for c in cs}))
                 for name, snapshot in audit.snapshots.items():
                     rows = _rows(batch, snapshot, total)
                     if rows is None:
                         continue
-                    if formats[name] == "csv":
-                        texts = [c for c, keys in audit.neutralized.get(name, {}).items()
-                                 if outputs.neutralizes(name) and any(total[k] for k in keys)]
-                        if texts:
-                            rows = rows.with_columns([neutralized(c) for c in texts])
-                        rows.write_csv(csv[name], include_header=False)
-                    else:
+                    if formats[name] != "csv":
                         spilled.setdefault(name, []).append(_spill(rows, spill_dir, name, index))
+                        continue
+                    for column in checked.get(name, []):
+                        flag = flags.get(snapshot.columns[column])
+                        if flag is not None:
+                            flag = flag if rows.height == batch.height else flag.filter(batch[snapshot.mask])
+                            formulas[name][column] += int(flag.sum())
+                            rows = rows.with_columns(neutralized_where(column, flag))
+                    rows.write_csv(csv[name], include_header=False)
                 for name, (snapshot, _, _) in audit.aggregate_inputs.items():
                     rows = _rows(batch, snapshot, total)
                     if rows is not None:
@@ -126,10 +143,87 @@ def run(audit: Plan, outputs: Outputs, json_keys: list[str]) -> tuple[pl.DataFra
         else:
             sinks.append(outputs.sink(frame, name))
     results = pl.collect_all([*sinks, *[f for _, f in collected]], engine="streaming")
-    for (name, _), frame in zip(collected, results[len(sinks):], strict=True):
-        neutral[name] = outputs.write_collected(frame, name)
+    neutral = {name: outputs.write_collected(frame, name)
+               for (name, _), frame in zip(collected, results[len(sinks):], strict=True)}
     shutil.rmtree(spill_dir, ignore_errors=True)
-    return pl.concat(found) if found else pl.DataFrame(schema=stream.select(counts).collect_schema()), neutral
+    found_counts = pl.concat(found) if found else pl.DataFrame(schema=stream.select(counts).collect_schema())
+    distinct = {k: keys.count for k, keys in increasing.items() if keys.increasing}
+    return Result(found_counts, formulas, neutral, distinct)
+
+
+def write_csv_batches(frame: pl.LazyFrame, path: Path, neutralize: bool) -> dict[str, int]:
+    """Write ``frame`` as CSV batch by batch, neutralizing the formula cells of its text columns
+    where ``neutralize``; returns how many each column had."""
+    texts = [c for c, t in frame.collect_schema().items() if t == pl.String] if neutralize else []
+    found = dict.fromkeys(texts, 0)
+    with path.open("wb") as handle:
+        pl.DataFrame(schema=frame.collect_schema()).write_csv(handle)  # the header line
+        for batch in frame.collect_batches(chunk_size=MAX_BATCH_ROWS, engine="streaming"):
+            rows = batch
+            for column, flag in formula_flags(batch, texts).items():
+                found[column] += int(flag.sum())
+                rows = rows.with_columns(neutralized_where(column, flag))
+            rows.write_csv(handle, include_header=False)
+    return found
+
+
+def formula_flags(frame: pl.DataFrame, columns: list[str]) -> dict[str, pl.Series]:
+    """For each text column with formula cells (see ``steps.is_formula``), which cells are."""
+    found = {}
+    for column in columns:
+        values = frame.get_column(column)
+        starts = values.str.contains(FORMULA_START)
+        if not starts.any():
+            continue  # the usual case: one test per cell
+        flag = (starts & ~values.str.contains(PLAIN_NUMBER)).fill_null(False)
+        if flag.any():
+            found[column] = flag
+    return found
+
+
+def neutralized_where(column: str, flag: pl.Series) -> pl.Expr:
+    """The text column with a ' before the cells ``flag`` marks (the cells ``steps.neutralized`` changes)."""
+    text = pl.col(column)
+    return pl.when(pl.lit(flag)).then(pl.lit(FORMULA_PREFIX) + text).otherwise(text).alias(column)
+
+
+def _formula_columns(snapshot: Snapshot) -> list[str]:
+    """An output's columns that may hold a formula cell: text, but not bin labels none of which is one."""
+    def may_hold_one(column: str) -> bool:
+        labels = snapshot.labels.get(column)
+        return labels is None or bool(formula_flags(pl.DataFrame({column: labels}, schema={column: pl.String}), [column]))
+
+    return [column for column in snapshot.texts if may_hold_one(column)]
+
+
+# key types whose order in Polars is Python's (no NaN, text by code points)
+_ORDERED = (pl.Int64, pl.Int32, pl.Int16, pl.Int8, pl.UInt64, pl.UInt32, pl.String, pl.Date, pl.Boolean)
+
+
+class _IncreasingKeys:
+    """The distinct values of a key column seen batch by batch, while they never decrease.
+
+    Keys usually arrive sorted (ids). Then the distinct values are the runs of equal keys, and
+    counting them needs only the last key seen: no hash table or sort of every key (14M ids:
+    0.1 GB and a second read of the input). Once a key decreases, ``increasing`` is False and
+    the engine counts with the key's own query.
+    """
+
+    def __init__(self) -> None:
+        self.increasing = True
+        self.count = 0
+        self.last: Any = None
+
+    def add(self, keys: pl.Series) -> None:
+        keys = keys.drop_nulls()
+        if not self.increasing or keys.is_empty():
+            return
+        first = keys[0]
+        if not keys.is_sorted() or (self.last is not None and first < self.last):
+            self.increasing = False
+            return
+        self.count += int(keys.rle_id().max()) + 1 - (1 if first == self.last else 0)  # type: ignore[arg-type]
+        self.last = keys[-1]
 
 
 def _rows(batch: pl.DataFrame, snapshot: Snapshot, total: dict[str, Any]) -> pl.DataFrame | None:

@@ -67,6 +67,8 @@ class Snapshot:
 
     mask: str
     columns: dict[str, str]
+    texts: list[str] = field(default_factory=list)  # its text columns (a CSV cell of these may be a formula)
+    labels: dict[str, list[str]] = field(default_factory=dict)  # its columns of bin labels -> the labels
 
 
 @dataclass
@@ -110,6 +112,7 @@ class Compiler:
         self._formula_flags: dict[str, str] = {}  # audit: text column -> its formula flag column
         self._labels: dict[str, list[str]] = {}  # audit: a column of bin labels -> the labels
         self._copies = 0  # audit: snapshot columns made so far
+        self._copy_of: dict[str, str] = {}  # audit: column -> its latest copy (while no step changes it)
         self.frame = scan.frame.with_columns(pl.lit(True).alias(ALIVE)) if self.audit else scan.frame
         self.schema = dict(scan.schema)
         self.present = set(scan.present)
@@ -121,7 +124,7 @@ class Compiler:
             label = f"{index + 1}:{step_kind(step)}"
             getattr(self, f"_{step_kind(step)}")(step, label)
             if self.audit:
-                self._forget_formulas(step)
+                self._forget_written(step)
         if self.plan.rejected or self.recipe.rejects_rows():
             self.plan.rejected_columns = self._rejected_columns()
         if self.audit:
@@ -169,7 +172,7 @@ class Compiler:
 
     def _formula_flags_of(self, columns: list[str]) -> dict[str, pl.Expr]:
         """Audit: whether each value of these text columns is a formula. Each column's flag is
-        computed once and reused by every output that writes the column (see ``_forget_formulas``);
+        computed once and reused by every output that writes the column (see ``_forget_written``);
         on very wide data (more than ``CACHED_FLAGS`` columns) they are computed where used."""
         known = {c: self._label_flag(c) for c in columns if c in self._labels}
         columns = [c for c in columns if c not in known]
@@ -193,14 +196,16 @@ class Compiler:
         formulas = labels.filter(labels.str.contains(FORMULA_START) & ~labels.str.contains(PLAIN_NUMBER))
         return pl.col(column).is_in(formulas.implode()).fill_null(False) if len(formulas) else pl.lit(False)
 
-    def _forget_formulas(self, step: m.Step) -> None:
-        """Drop the cached formula flags of the columns a step writes (all of them for a step not known)."""
+    def _forget_written(self, step: m.Step) -> None:
+        """Drop the formula flags and snapshot copies of the columns a step writes (all of them for a step not known)."""
         written = columns_written(step)
         if written is None:
             self._formula_flags.clear()
             self._labels.clear()
+            self._copy_of.clear()
         for column in written or []:
             self._formula_flags.pop(column, None)
+            self._copy_of.pop(column, None)
             if not isinstance(step, m.BinStep):  # a bin step's own labels were just recorded (see _bin)
                 self._labels.pop(column, None)
 
@@ -226,16 +231,21 @@ class Compiler:
         return flags
 
     def _snapshot(self, mask: str, columns: list[str]) -> Snapshot:
-        """Audit: copies of ``columns`` as they are here (a copy shares the column's memory)."""
-        copies = {}
+        """Audit: copies of ``columns`` as they are here (a copy shares the column's memory; a column
+        no step changed since an earlier snapshot shares that snapshot's copy)."""
+        new = {}
         for column in columns:
-            name = f"__s{self._copies}"
-            while name in self.schema:
-                name += "_"
-            copies[column] = name
-            self._copies += 1
-        self.frame = self.frame.with_columns([pl.col(c).alias(s) for c, s in copies.items()])
-        return Snapshot(mask=mask, columns=copies)
+            if column not in self._copy_of:
+                name = f"__s{self._copies}"
+                while name in self.schema:
+                    name += "_"
+                new[column] = self._copy_of[column] = name
+                self._copies += 1
+        if new:
+            self.frame = self.frame.with_columns([pl.col(c).alias(s) for c, s in new.items()])
+        return Snapshot(mask=mask, columns={c: self._copy_of[c] for c in columns},
+                        texts=[c for c in columns if self.schema[c] == "string"],
+                        labels={c: self._labels[c] for c in columns if c in self._labels})
 
     def _count(self, label: str, what: str, flag: pl.Expr) -> None:
         """Count the rows still in the flow where ``flag`` is true, as a counter in the manifest."""
