@@ -14,8 +14,11 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prepline.engines.polars import onepass
+from prepline.engines.polars.steps import is_formula, repeats_a_key
 from prepline.pipeline import run_recipe
 from prepline.recipe import parse_recipe
 
@@ -174,3 +177,31 @@ def test_unique_counts_repeated_keys_across_batches(tmp_path, monkeypatch, ids, 
     (rule,) = manifest["rules"]
     assert rule["failing_rows"] == repeats
     assert rule["rows_checked"] == sum(1 for k in ids if k)
+
+
+EDGES = ["=1+1", "+1 555", "-5", "-5x", "@home", "\tTab", "\rCR", "", " =x", "0", "9=", ":", "<", ">", "?", "A",
+         "~", "é=", "+", "-", "+1e3", ".5", "-.5e-3", None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(EDGES), st.text(max_size=6)), max_size=40))
+def test_formula_flags_are_the_cells_is_formula_marks(cells):
+    """The one pass's fast test (comparisons, then the regex) marks exactly what steps.is_formula marks."""
+    frame = pl.DataFrame({"t": cells}, schema={"t": pl.String})
+    expected = frame.select(is_formula(pl.col("t")).fill_null(False))["t"].to_list()
+    found = onepass.formula_flags(frame, ["t"])
+    assert (found["t"].to_list() if "t" in found else [False] * len(cells)) == expected
+
+
+KEYS = ['"phone"', '"a.b"', '"é"']
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.sampled_from([*KEYS, '"phone"phone"', "\n", ": 1, ", "x", '"'])).map("".join)),
+                max_size=20))
+def test_repeats_a_key_is_a_second_occurrence_of_a_key(texts):
+    """The JSON duplicate-key guard's regexes agree with counting the key's occurrences (no overlaps)."""
+    frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
+    found = frame.select(repeats_a_key(pl.col("t"), KEYS))["t"].to_list()
+    counted = [t is not None and any(t.count(k) > 1 for k in KEYS) for t in texts]
+    assert found == counted

@@ -168,16 +168,23 @@ def write_csv_batches(frame: pl.LazyFrame, path: Path, neutralize: bool) -> dict
 
 
 def formula_flags(frame: pl.DataFrame, columns: list[str]) -> dict[str, pl.Series]:
-    """For each text column with formula cells (see ``steps.is_formula``), which cells are."""
+    """For each text column with formula cells (see ``steps.is_formula``), which cells are.
+
+    A formula starts with one of ``= + - @`` tab or CR: each sorts before "0" or from "=" to
+    "@". Two comparisons with those (on the text's first bytes, which Polars keeps inline)
+    rule out most cells, three times faster than the regex, which then runs on the rest only.
+    """
     found = {}
     for column in columns:
         values = frame.get_column(column)
-        starts = values.str.contains(FORMULA_START)
-        if not starts.any():
-            continue  # the usual case: one test per cell
-        flag = (starts & ~values.str.contains(PLAIN_NUMBER)).fill_null(False)
-        if flag.any():
-            found[column] = flag
+        maybe = ((values < "0") | ((values >= "=") & (values < "A"))).fill_null(False)
+        if not maybe.any():
+            continue
+        at = maybe.arg_true()
+        texts = values.gather(at)
+        exact = (texts.str.contains(FORMULA_START) & ~texts.str.contains(PLAIN_NUMBER)).fill_null(False)
+        if exact.any():
+            found[column] = pl.repeat(False, len(values), dtype=pl.Boolean, eager=True).scatter(at.filter(exact), True)
     return found
 
 

@@ -434,7 +434,7 @@ class Compiler:
             # json_decode keeps a repeated key's first value, where Spark, the row-level path and the
             # seed's json.loads keep the last: a value that may repeat a key sends the run there too
             keys = sorted({json.dumps(k, ensure_ascii=False) for f in fields.values() for k in parse_json_path(f.path)})
-            suspect = pl.any_horizontal([source.str.count_matches(k, literal=True) > 1 for k in keys]).fill_null(False)
+            suspect = repeats_a_key(source, keys)
             if not typed:
                 self._count(label, JSON_CHECK, suspect)
             else:
@@ -732,6 +732,16 @@ def neutralized(column: str) -> pl.Expr:
     """The text column with a ' before every formula (see ``is_formula``)."""
     text = pl.col(column)
     return pl.when(is_formula(text)).then(pl.lit(FORMULA_PREFIX) + text).otherwise(text).alias(column)
+
+
+def repeats_a_key(text: pl.Expr, keys: list[str]) -> pl.Expr:
+    """Whether the text holds one of ``keys`` (JSON-encoded, quotes included) twice or more.
+
+    One regex per key ("key", anything, "key") finds a second occurrence as ``count_matches``
+    would (matches do not overlap) at a third of its cost: the regex stops at the second.
+    """
+    twice = [text.str.contains(f"(?s){pl.escape_regex(k)}.*{pl.escape_regex(k)}") for k in keys]
+    return pl.any_horizontal(twice).fill_null(False)
 
 
 def json_value(text: pl.Expr, kind: str) -> pl.Expr:
