@@ -35,6 +35,25 @@ def recipe_digest(content: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class OutputDigests:
+    """The SHA-256 of every output file, computed by threads (hashlib releases the GIL) from the
+    moment this is made, so that a run can profile its outputs meanwhile. ``result`` waits."""
+
+    def __init__(self, files: dict[str, Path]):
+        every = [f for path in files.values() for f in _files_of(path)]
+        self._pool = ThreadPoolExecutor(max_workers=2)
+        self._futures = {f: self._pool.submit(sha256_file, f) for f in every}
+
+    def result(self) -> dict[Path, str]:
+        try:
+            return {f: future.result() for f, future in self._futures.items()}
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def build_manifest(
     *,
     recipe_name: str,
@@ -51,13 +70,14 @@ def build_manifest(
     schemas: dict[str, dict[str, str]] | None = None,
     writes: dict[str, WriteSpec] | None = None,
     splits: list[dict[str, Any]] | None = None,
+    digests: OutputDigests | None = None,
 ) -> dict[str, Any]:
+    """The manifest of a run. ``digests`` are the outputs' SHA-256, if they are being computed
+    already (see ``OutputDigests``)."""
     files = result.files
     folder = next(iter(files.values())).parent if files else None
     parts = {name: _files_of(path) for name, path in files.items()}
-    every = [f for group in parts.values() for f in group]
-    with ThreadPoolExecutor(max_workers=4) as pool:  # hashlib releases the GIL: hash files in parallel
-        digests = dict(zip(every, pool.map(sha256_file, every), strict=True))
+    hashed = (digests or OutputDigests(files)).result()
     outputs: dict[str, Any] = {}
     for name, path in files.items():
         write = (writes or {}).get(name)
@@ -71,12 +91,12 @@ def build_manifest(
         }
         if path.is_dir():
             assert folder is not None
-            listing = [{"path": f.relative_to(folder).as_posix(), "bytes": f.stat().st_size, "sha256": digests[f]}
+            listing = [{"path": f.relative_to(folder).as_posix(), "bytes": f.stat().st_size, "sha256": hashed[f]}
                        for f in parts[name]]
             entry["sha256"] = hashlib.sha256("".join(f"{i['sha256']}  {i['path']}\n" for i in listing).encode()).hexdigest()
             entry["files"] = listing
         else:
-            entry["sha256"] = digests[path]
+            entry["sha256"] = hashed[path]
         if write is not None and write.format == "csv":
             entry["csv"] = write.csv.model_dump()
             entry["formulas_neutralized"] = result.neutralized.get(name, 0)

@@ -9,7 +9,13 @@ from typing import Any
 
 from prepline.engines import check_capabilities, get_engine
 from prepline.engines.base import ROW, RunRequest
-from prepline.manifest import build_manifest, recipe_digest, split_records, write_manifest
+from prepline.manifest import (
+    OutputDigests,
+    build_manifest,
+    recipe_digest,
+    split_records,
+    write_manifest,
+)
 from prepline.recipe import Recipe, load_recipe
 from prepline.recipe.flow import output_schemas
 from prepline.storage import resolve_input, staged_output
@@ -50,30 +56,37 @@ def run_recipe(
         result = backend.run(RunRequest(recipe=recipe, source=source, output_dir=staging, output_format=output_format))  # type: ignore[arg-type]
         _raise_for_failed_rules(recipe, result.rules)  # nothing is published
         seconds = dict(result.seconds)
-        quality = _quality(recipe, source, result.files, staging, seconds)
-        seconds["wall"] = round(time.perf_counter() - started, 4)
-        declared = output_schemas(recipe)
-        columns = output_columns(result.files, declared)
-        # the types as written (the engine's); the recipe's where an engine does not say
-        schemas = {name: result.schemas.get(name) or _declared_schema(declared, name, columns[name]) for name in result.files}
-        splits, split_notes = split_records(recipe, result)
-        result.notes.extend(split_notes)
-        manifest = build_manifest(
-            recipe_name=recipe.name,
-            recipe_source=recipe.source,
-            recipe_sha256=recipe_digest(recipe_bytes),
-            source=source,
-            output_uri=output_uri,
-            output_format=output_format,
-            engine_name=backend.name,
-            engine_version=backend.version(),
-            result=result,
-            columns=columns,
-            seconds=seconds,
-            schemas=schemas,
-            writes={name: recipe.write_spec(name, output_format) for name in result.files},  # type: ignore[arg-type]
-            splits=splits,
-        )
+        digests = OutputDigests(result.files)  # the outputs are hashed while they are profiled
+        try:
+            if recipe.report.enabled:
+                _preload_report()
+            quality = _quality(recipe, source, result.files, staging, seconds)
+            seconds["wall"] = round(time.perf_counter() - started, 4)
+            declared = output_schemas(recipe)
+            columns = output_columns(result.files, declared)
+            # the types as written (the engine's); the recipe's where an engine does not say
+            schemas = {name: result.schemas.get(name) or _declared_schema(declared, name, columns[name]) for name in result.files}
+            splits, split_notes = split_records(recipe, result)
+            result.notes.extend(split_notes)
+            manifest = build_manifest(
+                recipe_name=recipe.name,
+                recipe_source=recipe.source,
+                recipe_sha256=recipe_digest(recipe_bytes),
+                source=source,
+                output_uri=output_uri,
+                output_format=output_format,
+                engine_name=backend.name,
+                engine_version=backend.version(),
+                result=result,
+                columns=columns,
+                seconds=seconds,
+                schemas=schemas,
+                writes={name: recipe.write_spec(name, output_format) for name in result.files},  # type: ignore[arg-type]
+                splits=splits,
+                digests=digests,
+            )
+        finally:
+            digests.close()
         manifest["rules"] = result.rules
         if quality.get("drift") is not None:
             manifest["drift"] = quality["drift"].as_dict()
@@ -131,6 +144,21 @@ def _quality(recipe: Recipe, source: Any, files: dict[str, Path], staging: Path,
         drift = check_drift(spec.baseline, bundle["input"], on_drift="warn", share=spec.drift_share)
     seconds["profile"] = round(time.perf_counter() - t0, 4)
     return {"profiles": bundle, "drift": drift}
+
+
+def _preload_report() -> None:
+    """Import the report's chart library (about 0.5 s) in a thread while the outputs are profiled
+    and hashed; the report, written after them, finds it imported."""
+    import threading
+
+    def load() -> None:
+        try:
+            import matplotlib.backends.backend_svg
+            import matplotlib.figure  # noqa: F401
+        except ImportError:  # the report says so when it is written
+            pass
+
+    threading.Thread(target=load, name="preload matplotlib", daemon=True).start()
 
 
 def _write_report(staging: Path, manifest: dict[str, Any], quality: dict[str, Any]) -> None:
