@@ -346,7 +346,7 @@ def _median_of_counts(counts: pl.DataFrame) -> float | None:
 
 
 def _with_filled_counts(fills: list[dict[str, Any]], labels: dict[str, tuple[str, str]], counts: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each fill with the number of values it filled (counted by the audit pass)."""
+    """Each fill with the number of values it filled (counted by the audit flags)."""
     by_label = {(step, what): int(counts[key] or 0) for key, (step, what) in labels.items()}
     return [dict(f, filled=by_label.get((f["step"], f"{FILLED}{f['column']!r} filled"), 0)) for f in fills]
 
@@ -406,7 +406,7 @@ def _rows_written(path: Any) -> int:
 
 
 def _rows_out(audit: Plan, counts: dict[str, Any], rejected_rows: int) -> dict[str, int]:
-    """Each output's rows, counted by the audit pass (re-reading big outputs would map them into memory)."""
+    """Each output's rows, counted by the audit flags (re-reading big outputs would map them into memory)."""
     rows = {name: int(counts[key] or 0) for name, key in audit.output_rows.items()}
     if audit.rejected_columns:
         rows[REJECTED] = rejected_rows

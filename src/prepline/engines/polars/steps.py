@@ -1,13 +1,15 @@
 """Compile a recipe's steps into Polars lazy frames.
 
-A recipe compiles twice. In ``main`` mode the result is one frame per output (and
-the rejected rows): sinks only, so the streaming engine runs them in one pass
-with bounded memory. In ``audit`` mode rows are never removed; a boolean
-``__alive`` column says which rows are still in the flow, and every count a step
+A recipe compiles twice. In ``audit`` mode rows are never removed; a boolean
+``__alive`` column says which rows are still in the flow, every count a step
 reports (values filled, values outside every bin, rows removed...) becomes a
-flag column summed by one final query. Branching the main query for counts made
-Polars cache whole frames in memory; the audit pass reads only the columns the
-counts need.
+flag column, and each output takes a copy of its columns where it is in the
+flow, with the flag of its rows (``Snapshot``). The engine streams that one
+frame in batches and writes every output and sums every count from it
+(``onepass``): the input is read once. In ``main`` mode the result is one frame
+per output (and the rejected rows): sinks only. The engine uses it for the
+rejected rows (their own query, run only when the audit counted some) and, with
+the audit's one query of counts, for flows too wide for the one pass (two reads).
 
 Compilation builds queries only. The one exception is a statistic a fill needs
 (a median, say): it is asked of the ``stats`` callback, which the engine answers
