@@ -181,7 +181,7 @@ def test_two_jobs_at_once_see_only_their_own_files(tmp_path, home):
         procs.append(subprocess.Popen([sys.executable, "-m", "prepline", "job", "run", str(path)], cwd=REPO,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     assert (tmp_path / "concurrent-a" / "mine.txt").read_text() == "concurrent-a"
     assert (tmp_path / "concurrent-b" / "mine.txt").read_text() == "concurrent-b"

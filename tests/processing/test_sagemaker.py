@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import UTC, datetime
@@ -80,10 +81,8 @@ def test_create_submit_wait_logs_list_describe_against_moto(tmp_path, s3_bucket,
     assert created.returncode == 0, created.stderr
     name = json.loads(path.read_text())["ProcessingJobName"]
     logs = boto3.client("logs")
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):  # made by an earlier test
         logs.create_log_group(logGroupName=LOG_GROUP)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     for host in ("algo-1", "algo-2"):
         stream = f"{name}/{host}-1700000000"
         logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
@@ -260,7 +259,7 @@ def test_the_dockerfile_runs_as_non_root_with_an_exec_form_entrypoint():
     entry = [ln for ln in lines if ln.startswith("ENTRYPOINT ")]
     assert len(entry) == 1
     assert json.loads(entry[0][len("ENTRYPOINT "):]) == ["python3", "-m", "prepline.processing"]
-    base = [ln for ln in lines if ln.startswith("FROM ")][0]
+    base = next(ln for ln in lines if ln.startswith("FROM "))
     assert "@sha256:" in base or ":" in base.split()[1]  # a pinned tag, never :latest
     assert not base.split()[1].endswith(":latest")
 

@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,5 @@ class JobStore:
         with self._connect() as db:
             pids = [r["pid"] for r in db.execute("SELECT pid FROM instances WHERE job = ? AND pid IS NOT NULL", (name,))]
         for pid in pids:
-            try:
+            with suppress(ProcessLookupError, PermissionError):  # the group has gone already
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from prepline.recipe.types import INTEGRAL, NUMERIC
 
@@ -54,7 +54,7 @@ class IfElse:
     otherwise: Expr
 
 
-Expr = Union[Col, Lit, Unary, Binary, Call, IfElse]
+Expr = Col | Lit | Unary | Binary | Call | IfElse
 
 ARITHMETIC = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
               ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
@@ -91,9 +91,8 @@ def _convert(node: ast.AST, text: str) -> Expr:
         if node.id in ("false", "False"):
             return Lit(False)
         return Col(node.id)
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, (bool, int, float, str)) or node.value is None:
-            return Lit(node.value)
+    if isinstance(node, ast.Constant) and (isinstance(node.value, (bool, int, float, str)) or node.value is None):
+        return Lit(node.value)
     if isinstance(node, ast.UnaryOp):
         operand = _convert(node.operand, text)
         if isinstance(node.op, ast.USub):

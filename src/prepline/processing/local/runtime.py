@@ -8,6 +8,7 @@ period, SIGKILL), then upload the outputs and record how the job ended.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -338,10 +339,8 @@ def _ended(code: int | None) -> str:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group has gone already
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _pump(stream: Any, log: Any, lock: threading.Lock, tail: deque[str] | None) -> None:
