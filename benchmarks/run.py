@@ -116,6 +116,9 @@ def load() -> float:
 def run_step(
     label: str, cmd: list[str], env: dict[str, str] | None = None
 ) -> tuple[Measurement, float]:
+    # The previous tool's outputs (GBs at 14M rows) would be flushed to disk during this one,
+    # taking CPU and I/O from it: flush them first.
+    os.sync()
     started_load = load()
     shown = " ".join("<script>" if "\n" in part else part for part in cmd)
     print(f"[{label}] load {started_load:.2f}: {shown}", file=sys.stderr, flush=True)
