@@ -101,14 +101,13 @@ class PolarsEngine:
                 raise _JsonFailure()  # a JSON field did not convert on the one-parse path
             rejected_rows = sum(int(counts[k] or 0) for k in audit.reject_tallies)
             if single:
-                found = passed.formulas | writer.write_rejected_batches(rejected_rows)
+                found = passed.formulas
             else:
                 # formula cells per output and column, counted by the audit; neutralized where there are some
                 found = {name: {column: sum(int(counts[k] or 0) for k in keys) for column, keys in by_column.items()}
                          for name, by_column in audit.neutralized.items()}
-                formulas = {name: [c for c, n in by_column.items() if n] for name, by_column in found.items()}
-                neutral = writer.write_all(formulas)
-                writer.write_rejected(rejected_rows, formulas)
+                neutral = writer.write_all({name: [c for c, n in by_column.items() if n] for name, by_column in found.items()})
+            found |= writer.write_rejected(rejected_rows)
             writer.finish()
         t3 = time.perf_counter()
         files = writer.files
@@ -238,25 +237,18 @@ class _Writer:
         return {name: self.write_collected(frame, name)
                 for name, frame in zip(collected, results[len(sinks):], strict=True)}
 
-    def write_rejected(self, rejected_rows: int, formulas: dict[str, list[str]]) -> None:
-        """Rejected rows are a branch off the middle of the flow, which would make Polars cache
-        the whole frame: they are written by their own query, and only when the audit found some."""
-        plan = self.plan
-        if plan.rejected_columns:
-            rejected = _rejected_frame(plan) if rejected_rows else _rejected_frame(Plan(rejected_columns=plan.rejected_columns))
-            pl.collect_all([self.sink(rejected, REJECTED, formulas.get(REJECTED))], engine=ENGINE)
-
-    def write_rejected_batches(self, rejected_rows: int) -> dict[str, dict[str, int]]:
-        """The rejected rows (their own query, as in ``write_rejected``) of the one pass, which
-        has no audit counts of their formula cells: a CSV is written batch by batch, finding
-        and neutralizing them. Returns {rejected: {column: formula cells}}."""
+    def write_rejected(self, rejected_rows: int) -> dict[str, dict[str, int]]:
+        """The rejected rows. They are a branch off the middle of the flow, which would make
+        Polars cache the whole frame: they have their own query, which reads the input again
+        only when the audit counted some. A CSV is written batch by batch, finding and
+        neutralizing its formula cells. Returns {rejected: {column: formula cells}} (CSV)."""
         plan = self.plan
         if not plan.rejected_columns:
             return {}
+        rejected = _rejected_frame(plan if rejected_rows else Plan(rejected_columns=plan.rejected_columns))
         if self.format(REJECTED) != "csv":
-            self.write_rejected(rejected_rows, {})
+            pl.collect_all([self.sink(rejected, REJECTED)], engine=ENGINE)
             return {}
-        rejected = _rejected_frame(plan) if rejected_rows else _rejected_frame(Plan(rejected_columns=plan.rejected_columns))
         return {REJECTED: onepass.write_csv_batches(rejected, self.files[REJECTED], self.neutralizes(REJECTED))}
 
     def finish(self) -> None:
