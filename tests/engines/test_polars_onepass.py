@@ -155,6 +155,7 @@ def test_a_json_value_the_one_parse_cannot_take_reruns_with_row_checks(tmp_path,
     lines[at + 1] = ",".join([*fields[:4], '"{""phone"": ""first"", ""phone"": ""last""}"', fields[-1]])
     folder, manifest = _run(tmp_path, "out", "\n".join(lines) + "\n")
     assert any("ran again with row-level JSON checks" in n for n in manifest["notes"])
+    assert not (folder / onepass.SPILL).exists()  # the stopped pass's spill files are gone too
     rows = pl.read_csv(folder / "cleaned.csv", schema_overrides={"phone": pl.String})
     assert rows.filter(pl.col("id") == at)["phone"].to_list() == ["last"]
 

@@ -80,76 +80,105 @@ def run(audit: Plan, outputs: Outputs, json_keys: list[str]) -> Result:
     """Stream the audit frame once; write every output but the rejected one.
 
     ``json_keys`` are the counts that must stay 0 (see ``JsonCheckFailed``). Formula cells are
-    found here, per batch, in the copies of the columns CSV outputs write (one test per cell
-    and copy, a second only where the first matched), not by the audit's flag columns.
+    found here, per batch, in the copies of the columns CSV outputs write (see
+    ``formula_flags``), not by the audit's flag columns.
     """
-    formula_tallies = {k for by_column in audit.neutralized.values() for keys in by_column.values() for k in keys}
-    tallies = [k for k in audit.tallies if k not in formula_tallies]
-    counts = [pl.len().cast(pl.Int64).alias("n_rows"), *[pl.col(k).sum().cast(pl.Int64).alias(k) for k in tallies]]
-    strata = list(audit.strata.values())
-    assert audit.flow is not None
-    increasing = {k: _IncreasingKeys() for k in audit.sorted_distinct
-                  if audit.flow.select(k).collect_schema().dtypes()[0] in _ORDERED}
-    stream = audit.flow.select(list(dict.fromkeys([*tallies, *strata, *increasing, *_copies(audit)])))
-    spill_dir = outputs.spill_dir
-    spill_dir.mkdir(parents=True, exist_ok=True)
-    formats = {name: outputs.format(name) for name in [*audit.snapshots, *audit.aggregate_inputs]}
-    checked = {name: _formula_columns(snapshot) for name, snapshot in audit.snapshots.items()
-               if formats[name] == "csv" and outputs.neutralizes(name)}
-    formulas: dict[str, dict[str, int]] = {name: dict.fromkeys(columns, 0) for name, columns in checked.items()}
-    spilled: dict[str, list[Path]] = {}
-    found: list[pl.DataFrame] = []
-    with _csv_files(outputs.files, formats, audit.snapshots) as csv:
-        batches = stream.collect_batches(chunk_size=batch_rows(audit), engine="streaming")
-        try:
-            for index, batch in enumerate(batches):
-                totals = batch.select(counts)
-                found.append(batch.group_by(strata).agg(counts) if strata else totals)
-                total = totals.row(0, named=True)
-                if any(total[k] for k in json_keys):
-                    raise JsonCheckFailed()
-                for key, keys in increasing.items():
-                    keys.add(batch[key])
-                flags = formula_flags(batch, sorted({audit.snapshots[n].columns[c] for n, cs in checked.items() for c in cs}))
-                for name, snapshot in audit.snapshots.items():
-                    rows = _rows(batch, snapshot, total)
-                    if rows is None:
-                        continue
-                    if formats[name] != "csv":
-                        spilled.setdefault(name, []).append(_spill(rows, spill_dir, name, index))
-                        continue
-                    for column in checked.get(name, []):
-                        flag = flags.get(snapshot.columns[column])
-                        if flag is not None:
-                            flag = flag if rows.height == batch.height else flag.filter(batch[snapshot.mask])
-                            formulas[name][column] += int(flag.sum())
-                            rows = rows.with_columns(neutralized_where(column, flag))
-                    rows.write_csv(csv[name], include_header=False)
-                for name, (snapshot, _, _) in audit.aggregate_inputs.items():
-                    rows = _rows(batch, snapshot, total)
-                    if rows is not None:
-                        spilled.setdefault(name, []).append(_spill(rows, spill_dir, name, index))
-        finally:
-            del batches  # dropping the iterator stops the query (a traceback would keep it alive)
-    # Parquet outputs and aggregates, from their spill files, by Polars' sinks
-    sinks, collected = [], []
-    schemas = stream.collect_schema()
-    for name, snapshot in audit.snapshots.items():
-        if formats[name] != "csv":
-            sinks.append(outputs.sink(_spilled(spilled.get(name), snapshot, schemas), name))
-    for name, (snapshot, spec, schema) in audit.aggregate_inputs.items():
-        frame = aggregated(_spilled(spilled.get(name), snapshot, schemas), spec, schema)
-        if outputs.neutralizes(name):
-            collected.append((name, frame))
-        else:
-            sinks.append(outputs.sink(frame, name))
-    results = pl.collect_all([*sinks, *[f for _, f in collected]], engine="streaming")
-    neutral = {name: outputs.write_collected(frame, name)
-               for (name, _), frame in zip(collected, results[len(sinks):], strict=True)}
-    shutil.rmtree(spill_dir, ignore_errors=True)
-    found_counts = pl.concat(found) if found else pl.DataFrame(schema=stream.select(counts).collect_schema())
-    distinct = {k: keys.count for k, keys in increasing.items() if keys.increasing}
-    return Result(found_counts, formulas, neutral, distinct)
+    one = _Pass(audit, outputs, json_keys)
+    outputs.spill_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with _csv_files(outputs.files, one.formats, audit.snapshots) as csv:
+            batches = one.stream.collect_batches(chunk_size=batch_rows(audit), engine="streaming")
+            try:
+                for index, batch in enumerate(batches):
+                    one.take(batch, index, csv)
+            finally:
+                del batches  # dropping the iterator stops the query (a traceback would keep it alive)
+        neutral = one.write_spilled()
+    finally:
+        shutil.rmtree(outputs.spill_dir, ignore_errors=True)  # also when the pass stops (a JSON re-run, an error)
+    return Result(one.counts(), one.formulas, neutral, {k: keys.count for k, keys in one.increasing.items() if keys.increasing})
+
+
+class _Pass:
+    """The state of one pass: what each batch is summed into, written to or spilled to."""
+
+    def __init__(self, audit: Plan, outputs: Outputs, json_keys: list[str]):
+        self.audit, self.outputs, self.json_keys = audit, outputs, json_keys
+        formula_tallies = {k for by_column in audit.neutralized.values() for keys in by_column.values() for k in keys}
+        tallies = [k for k in audit.tallies if k not in formula_tallies]
+        self.sums = [pl.len().cast(pl.Int64).alias("n_rows"), *[pl.col(k).sum().cast(pl.Int64).alias(k) for k in tallies]]
+        self.strata = list(audit.strata.values())
+        assert audit.flow is not None
+        self.increasing = {k: _IncreasingKeys() for k in audit.sorted_distinct
+                           if audit.flow.select(k).collect_schema().dtypes()[0] in _ORDERED}
+        self.stream = audit.flow.select(list(dict.fromkeys([*tallies, *self.strata, *self.increasing, *_copies(audit)])))
+        self.formats = {name: outputs.format(name) for name in [*audit.snapshots, *audit.aggregate_inputs]}
+        self.checked = {name: _formula_columns(snapshot) for name, snapshot in audit.snapshots.items()
+                        if self.formats[name] == "csv" and outputs.neutralizes(name)}
+        self.checked_copies = sorted({audit.snapshots[n].columns[c] for n, cs in self.checked.items() for c in cs})
+        self.formulas: dict[str, dict[str, int]] = {name: dict.fromkeys(cs, 0) for name, cs in self.checked.items()}
+        self.spilled: dict[str, list[Path]] = {}
+        self.found: list[pl.DataFrame] = []
+
+    def take(self, batch: pl.DataFrame, index: int, csv: dict[str, IO[bytes]]) -> None:
+        """Sum one batch's flags, append its rows to the CSV outputs, spill the rest."""
+        totals = batch.select(self.sums)
+        self.found.append(batch.group_by(self.strata).agg(self.sums) if self.strata else totals)
+        total = totals.row(0, named=True)
+        if any(total[k] for k in self.json_keys):
+            raise JsonCheckFailed()
+        for key, keys in self.increasing.items():
+            keys.add(batch[key])
+        flags = formula_flags(batch, self.checked_copies)
+        for name, snapshot in self.audit.snapshots.items():
+            rows = _rows(batch, snapshot, total)
+            if rows is None:
+                continue
+            if self.formats[name] != "csv":
+                self._spill(rows, name, index)
+                continue
+            for column in self.checked.get(name, []):
+                flag = flags.get(snapshot.columns[column])
+                if flag is not None:
+                    flag = flag if rows.height == batch.height else flag.filter(batch[snapshot.mask])
+                    self.formulas[name][column] += int(flag.sum())
+                    rows = rows.with_columns(neutralized_where(column, flag))
+            rows.write_csv(csv[name], include_header=False)
+        for name, (snapshot, _, _) in self.audit.aggregate_inputs.items():
+            rows = _rows(batch, snapshot, total)
+            if rows is not None:
+                self._spill(rows, name, index)
+
+    def _spill(self, rows: pl.DataFrame, name: str, index: int) -> None:
+        path = self.outputs.spill_dir / f"{len(name)}-{name}-{index:07d}.arrow"  # the name's length: two outputs never share a file
+        rows.write_ipc(path, compression="lz4")
+        self.spilled.setdefault(name, []).append(path)
+
+    def _spilled(self, name: str, snapshot: Snapshot) -> pl.LazyFrame:
+        if parts := self.spilled.get(name):
+            return pl.scan_ipc(parts)
+        schemas = self.stream.collect_schema()
+        return pl.LazyFrame(schema={column: schemas[copy] for column, copy in snapshot.columns.items()})
+
+    def write_spilled(self) -> dict[str, int]:
+        """Parquet outputs and aggregates, from their spill files, by Polars' sinks; returns the
+        formula cells neutralized in aggregates written as CSV."""
+        sinks, collected = [], []
+        for name, snapshot in self.audit.snapshots.items():
+            if self.formats[name] != "csv":
+                sinks.append(self.outputs.sink(self._spilled(name, snapshot), name))
+        for name, (snapshot, spec, schema) in self.audit.aggregate_inputs.items():
+            frame = aggregated(self._spilled(name, snapshot), spec, schema)
+            if self.outputs.neutralizes(name):
+                collected.append((name, frame))
+            else:
+                sinks.append(self.outputs.sink(frame, name))
+        results = pl.collect_all([*sinks, *[f for _, f in collected]], engine="streaming")
+        return {name: self.outputs.write_collected(frame, name)
+                for (name, _), frame in zip(collected, results[len(sinks):], strict=True)}
+
+    def counts(self) -> pl.DataFrame:
+        return pl.concat(self.found) if self.found else pl.DataFrame(schema=self.stream.select(self.sums).collect_schema())
 
 
 def write_csv_batches(frame: pl.LazyFrame, path: Path, neutralize: bool) -> dict[str, int]:
@@ -241,18 +270,6 @@ def _rows(batch: pl.DataFrame, snapshot: Snapshot, total: dict[str, Any]) -> pl.
         return None
     rows = batch if n == batch.height else batch.filter(pl.col(snapshot.mask))
     return rows.select([pl.col(copy).alias(column) for column, copy in snapshot.columns.items()])
-
-
-def _spill(rows: pl.DataFrame, folder: Path, name: str, index: int) -> Path:
-    path = folder / f"{len(name)}-{name}-{index:07d}.arrow"  # the name's length: two outputs never share a file
-    rows.write_ipc(path, compression="lz4")
-    return path
-
-
-def _spilled(parts: list[Path] | None, snapshot: Snapshot, schemas: pl.Schema) -> pl.LazyFrame:
-    if parts:
-        return pl.scan_ipc(parts)
-    return pl.LazyFrame(schema={column: schemas[copy] for column, copy in snapshot.columns.items()})
 
 
 @contextmanager
