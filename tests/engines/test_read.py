@@ -242,3 +242,25 @@ def test_a_nan_cell_is_a_missing_value_for_fills_as_in_pandas(tmp_path, engine):
     assert manifest["fills"][0]["value"] == expected.median() == 2.0
     assert manifest["fills"][0]["filled"] == int(expected.isna().sum()) == 3
     assert [float(v) for v in column(outputs["out"], "x")] == expected.fillna(expected.median()).tolist()
+
+
+def test_spark_csv_check_lets_polars_parse_and_reads_the_text_only_on_a_failure(tmp_path, monkeypatch):
+    """Before Spark reads a local CSV, Polars parses it; the standard-library scan that says where a
+    problem is (textcheck, ~40 MB/s) runs only when Polars fails."""
+    pytest.importorskip("pyspark")
+    from prepline.engines import textcheck
+    from prepline.engines.spark.read import check_text
+    from prepline.storage import resolve_input
+
+    spec = parse_recipe("name: t\ninput:\n  format: csv\n  columns: {a: int64, b: string}\nsteps:\n  - output: out\n").input
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text('a,b\n1,"x, y"\n2,\n', encoding="utf-8")
+    bad.write_text('a,b\n1,x\n2,"never closed\n3,z\n', encoding="utf-8")
+    scanned: list[str] = []
+    real = textcheck.csv_problems
+    monkeypatch.setattr(textcheck, "csv_problems", lambda opener, path, **kw: scanned.append(path) or real(opener, path, **kw))
+    check_text(resolve_input(str(good), "csv"), spec)
+    assert scanned == []
+    with pytest.raises(InputError, match="line 3"):
+        check_text(resolve_input(str(bad), "csv"), spec)
+    assert scanned == [str(bad)]

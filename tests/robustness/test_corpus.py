@@ -182,7 +182,7 @@ def test_a_refusal_through_a_real_process(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-SPARK_CASES = ["latin-1", "unclosed-quote", "ragged-long", "wrong-delimiter", "parquet-float-for-int"]
+SPARK_CASES = ["latin-1", "unclosed-quote", "text-after-quote", "ragged-long", "wrong-delimiter", "parquet-float-for-int"]
 
 
 @pytest.mark.spark
@@ -204,3 +204,22 @@ def test_spark_refuses_the_same_way(case_id: str, tmp_path: Path, cli) -> None:
         assert text.replace("{input}", str(source)) in result.stderr
     no_traceback(result.stderr)
     assert not out.exists()
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("case_id", ["ragged-short", "header-only", "bom", "crlf"])
+def test_spark_reads_what_polars_reads(case_id: str, tmp_path: Path, cli) -> None:
+    """The CSV check before Spark reads (Polars parses the file first) lets through what the
+    Polars engine processes."""
+    from tests.conftest import _java_available
+
+    pytest.importorskip("pyspark")
+    if not _java_available():
+        pytest.skip("Spark needs Java, which is not installed")
+    case = next(c for c in CASES if c.id == case_id)
+    assert case.outcome in ("processed", "rejected")
+    source, recipe = write(case, tmp_path / "case")
+    out = tmp_path / "out"
+    result = cli("run", recipe, "--input", source, "--output", out, "--engine", "spark")
+    assert result.code == 0, result.stderr
+    assert (out / "_manifest.json").is_file()
