@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlparse
 
 from prepline import settings
 from prepline.engines.base import InputSource
-from prepline.errors import InputError, OutputError, PreplineError, StorageError
+from prepline.errors import InputError, JobRequestError, OutputError, PreplineError, StorageError
 
 MANIFEST = "_manifest.json"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -274,6 +274,49 @@ def sha256_file(path: Path) -> str:
         while chunk := handle.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def ship_files(code_uri: str, subfolder: str, files: dict[str, bytes], *, last: str, what: str,
+               content_types: dict[str, str] | None = None) -> tuple[str, bool]:
+    """Put ``files`` (name -> bytes) into ``<code_uri>/<subfolder>/`` (an ``s3://`` or ``file://``
+    URI; the subfolder is named by their content hash) unless they are there already; returns
+    (the folder's URI, whether anything was written).
+
+    ``last`` is written last, so its presence means the folder is complete: on S3 only it is
+    checked. ``what`` names the files in errors ("the recipe").
+    """
+    if not code_uri.startswith(("s3://", "file://")):
+        raise JobRequestError(f"code URI {code_uri!r} must be an s3:// or file:// URI")
+    folder = f"{code_uri.rstrip('/')}/{subfolder}/"
+    ordered = sorted(files, key=lambda name: name == last)
+    if folder.startswith("s3://"):
+        from prepline.cloud.aws_errors import translate
+
+        bucket, _, prefix = folder[len("s3://"):].partition("/")
+        client = s3_client()
+        try:
+            client.head_object(Bucket=bucket, Key=prefix + last)
+            return folder, False
+        except Exception as exc:
+            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+            if code not in ("404", "NoSuchKey", "NotFound"):
+                raise translate(exc, f"check s3://{bucket}/{prefix}{last}") from None
+        for name in ordered:
+            extra = {"ContentType": content_types[name]} if content_types and name in content_types else {}
+            try:
+                client.put_object(Bucket=bucket, Key=prefix + name, Body=files[name], **extra)
+            except Exception as exc:
+                raise translate(exc, f"upload {what} to s3://{bucket}/{prefix}{name}") from None
+        return folder, True
+    target = Path(folder[len("file://"):])
+    if all((target / name).is_file() and (target / name).read_bytes() == data for name, data in files.items()):
+        return folder, False
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ordered:
+        tmp = target / f".{name}.tmp"
+        tmp.write_bytes(files[name])
+        tmp.replace(target / name)
+    return folder, True
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from prepline.engines import ENGINES as ENGINE_MODULES
 from prepline.errors import JobRequestError
 from prepline.recipe import load_recipe
+from prepline.storage import ship_files
 
 ENTRYPOINT = ["python3", "-m", "prepline.processing"]
 ENGINES = tuple(ENGINE_MODULES)
@@ -67,37 +67,8 @@ def default_code_uri(output_uri: str) -> str:
 def ship_recipe(recipe: Path, code_uri: str) -> tuple[str, bool]:
     """Upload the recipe under its content hash; returns (its folder URI, whether it was uploaded)."""
     data = recipe.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = code_uri.rstrip("/") + f"/{digest}/"
-    if folder.startswith("s3://"):
-        from prepline.cloud.aws_errors import translate
-        from prepline.storage import s3_client
-
-        bucket, _, prefix = folder[len("s3://"):].partition("/")
-        key = prefix + "recipe.yaml"
-        client = s3_client()
-        try:
-            client.head_object(Bucket=bucket, Key=key)
-            return folder, False
-        except Exception as exc:
-            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
-            if code not in ("404", "NoSuchKey", "NotFound"):
-                raise translate(exc, f"check s3://{bucket}/{key}") from None
-        try:
-            client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/yaml")
-        except Exception as exc:
-            raise translate(exc, f"upload the recipe to s3://{bucket}/{key}") from None
-        return folder, True
-    if folder.startswith("file://"):
-        target = Path(folder[len("file://"):]) / "recipe.yaml"
-        if target.is_file() and target.read_bytes() == data:
-            return folder, False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        shutil.copyfile(recipe, tmp)
-        tmp.replace(target)
-        return folder, True
-    raise JobRequestError(f"code URI {code_uri!r} must be an s3:// or file:// URI")
+    return ship_files(code_uri, hashlib.sha256(data).hexdigest()[:16], {"recipe.yaml": data}, last="recipe.yaml",
+                      what="the recipe", content_types={"recipe.yaml": "application/yaml"})
 
 
 def build_request(options: CreateOptions) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -150,36 +150,8 @@ def _editable_source(dist: importlib.metadata.Distribution) -> Path | None:
 
 
 def ship_package(package: Package, code_uri: str) -> tuple[str, bool]:
-    """Upload the package's files under ``<code uri>/prepline/<hash>/``; returns (folder URI, whether uploaded)."""
-    folder = code_uri.rstrip("/") + f"/prepline/{package.digest}/"
-    if folder.startswith("s3://"):
-        from prepline.cloud.aws_errors import translate
-        from prepline.storage import s3_client
+    """Upload the package's files under ``<code uri>/prepline/<hash>/``; returns (folder URI, whether uploaded).
+    The application is written last: its presence means the folder is complete."""
+    from prepline.storage import ship_files
 
-        bucket, _, prefix = folder[len("s3://"):].partition("/")
-        client = s3_client()
-        marker = prefix + APPLICATION  # written last: its presence means the folder is complete
-        try:
-            client.head_object(Bucket=bucket, Key=marker)
-            return folder, False
-        except Exception as exc:
-            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
-            if code not in ("404", "NoSuchKey", "NotFound"):
-                raise translate(exc, f"check s3://{bucket}/{marker}") from None
-        for name in sorted(package.files, key=lambda n: n == APPLICATION):
-            try:
-                client.put_object(Bucket=bucket, Key=prefix + name, Body=package.files[name])
-            except Exception as exc:
-                raise translate(exc, f"upload prepline to s3://{bucket}/{prefix}{name}") from None
-        return folder, True
-    if folder.startswith("file://"):
-        target = Path(folder[len("file://"):])
-        if all((target / n).is_file() and (target / n).read_bytes() == b for n, b in package.files.items()):
-            return folder, False
-        target.mkdir(parents=True, exist_ok=True)
-        for name, data in package.files.items():
-            tmp = target / f".{name}.tmp"
-            tmp.write_bytes(data)
-            tmp.replace(target / name)
-        return folder, True
-    raise JobRequestError(f"code URI {code_uri!r} must be an s3:// or file:// URI")
+    return ship_files(code_uri, f"prepline/{package.digest}", package.files, last=APPLICATION, what="prepline")
