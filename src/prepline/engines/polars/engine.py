@@ -18,7 +18,6 @@ from prepline.engines.polars.steps import (
     Compiler,
     MedianByCounts,
     Plan,
-    is_formula,
     json_problems,
     neutralized,
     statistics_prefix,
@@ -218,11 +217,7 @@ class _Writer:
     def write_collected(self, frame: pl.DataFrame, name: str) -> int:
         """Write a collected CSV output (an aggregate: one row per group), neutralizing every
         formula cell; returns how many there were."""
-        texts = [c for c, t in frame.schema.items() if t == pl.String]
-        found = int(frame.select(pl.sum_horizontal([is_formula(pl.col(c)).fill_null(False).cast(pl.Int64)
-                                                    for c in texts]).sum()).item()) if texts else 0
-        frame.with_columns([neutralized(c) for c in texts]).write_csv(self.files[name])
-        return found
+        return sum(onepass.write_csv_batches(frame.lazy(), self.files[name], neutralize=True).values())
 
     def write_all(self, formulas: dict[str, list[str]]) -> dict[str, int]:
         """Every output but the rejected one, in one streaming pass of sinks only (so no frame is

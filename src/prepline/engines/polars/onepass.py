@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
 import polars as pl
 
-from prepline.engines.base import FORMULA_PREFIX, FORMULA_START, PLAIN_NUMBER, REJECTED
-from prepline.engines.polars.steps import Plan, Snapshot, aggregated
+from prepline.engines.base import FORMULA_PREFIX
+from prepline.engines.polars.steps import Plan, Snapshot, aggregated, formula_labels, is_formula
 
 # Rows per batch: about this many cells of output columns, within the bounds below. Larger
 # batches write a little faster (the CSV writer works on a batch in parallel) and hold more
@@ -113,7 +113,8 @@ class _Pass:
                            if audit.flow.select(k).collect_schema().dtypes()[0] in _ORDERED}
         self.stream = audit.flow.select(list(dict.fromkeys([*tallies, *self.strata, *self.increasing, *_copies(audit)])))
         self.formats = {name: outputs.format(name) for name in [*audit.snapshots, *audit.aggregate_inputs]}
-        self.checked = {name: _formula_columns(snapshot) for name, snapshot in audit.snapshots.items()
+        schema = self.stream.collect_schema()
+        self.checked = {name: _formula_columns(snapshot, schema) for name, snapshot in audit.snapshots.items()
                         if self.formats[name] == "csv" and outputs.neutralizes(name)}
         self.checked_copies = sorted({audit.snapshots[n].columns[c] for n, cs in self.checked.items() for c in cs})
         self.formulas: dict[str, dict[str, int]] = {name: dict.fromkeys(cs, 0) for name, cs in self.checked.items()}
@@ -186,8 +187,7 @@ def write_csv_batches(frame: pl.LazyFrame, path: Path, neutralize: bool) -> dict
     where ``neutralize``; returns how many each column had."""
     texts = [c for c, t in frame.collect_schema().items() if t == pl.String] if neutralize else []
     found = dict.fromkeys(texts, 0)
-    with path.open("wb") as handle:
-        pl.DataFrame(schema=frame.collect_schema()).write_csv(handle)  # the header line
+    with _csv_file(path, frame.collect_schema().names()) as handle:
         for batch in frame.collect_batches(chunk_size=MAX_BATCH_ROWS, engine="streaming"):
             rows = batch
             for column, flag in formula_flags(batch, texts).items():
@@ -212,7 +212,7 @@ def formula_flags(frame: pl.DataFrame, columns: list[str]) -> dict[str, pl.Serie
             continue
         at = maybe.arg_true()
         texts = values.gather(at)
-        exact = (texts.str.contains(FORMULA_START) & ~texts.str.contains(PLAIN_NUMBER)).fill_null(False)
+        exact = texts.to_frame("t").select(is_formula(pl.col("t")).fill_null(False)).to_series()
         if exact.any():
             found[column] = pl.repeat(False, len(values), dtype=pl.Boolean, eager=True).scatter(at.filter(exact), True)
     return found
@@ -224,13 +224,10 @@ def neutralized_where(column: str, flag: pl.Series) -> pl.Expr:
     return pl.when(pl.lit(flag)).then(pl.lit(FORMULA_PREFIX) + text).otherwise(text).alias(column)
 
 
-def _formula_columns(snapshot: Snapshot) -> list[str]:
+def _formula_columns(snapshot: Snapshot, schema: pl.Schema) -> list[str]:
     """An output's columns that may hold a formula cell: text, but not bin labels none of which is one."""
-    def may_hold_one(column: str) -> bool:
-        labels = snapshot.labels.get(column)
-        return labels is None or bool(formula_flags(pl.DataFrame({column: labels}, schema={column: pl.String}), [column]))
-
-    return [column for column in snapshot.texts if may_hold_one(column)]
+    return [column for column, copy in snapshot.columns.items()
+            if schema[copy] == pl.String and (column not in snapshot.labels or formula_labels(snapshot.labels[column]))]
 
 
 # key types whose order in Polars is Python's (no NaN, text by code points)
@@ -275,13 +272,14 @@ def _rows(batch: pl.DataFrame, snapshot: Snapshot, total: dict[str, Any]) -> pl.
 @contextmanager
 def _csv_files(files: dict[str, Path], formats: dict[str, str], snapshots: dict[str, Snapshot]) -> Iterator[dict[str, IO[bytes]]]:
     """The CSV outputs' files, open for appending batches, each starting with its header."""
-    opened: dict[str, IO[bytes]] = {}
-    try:
-        for name, snapshot in snapshots.items():
-            if formats[name] == "csv" and name != REJECTED:
-                handle = opened[name] = files[name].open("wb")
-                pl.DataFrame(schema=list(snapshot.columns)).write_csv(handle)  # the header line
-        yield opened
-    finally:
-        for handle in opened.values():
-            handle.close()
+    with ExitStack() as stack:
+        yield {name: stack.enter_context(_csv_file(files[name], list(snapshot.columns)))
+               for name, snapshot in snapshots.items() if formats[name] == "csv"}
+
+
+@contextmanager
+def _csv_file(path: Path, columns: list[str]) -> Iterator[IO[bytes]]:
+    """A CSV file open for appending batches (``write_csv(include_header=False)``), its header written."""
+    with path.open("wb") as handle:
+        pl.DataFrame(schema=columns).write_csv(handle)
+        yield handle

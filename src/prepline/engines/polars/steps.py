@@ -69,7 +69,6 @@ class Snapshot:
 
     mask: str
     columns: dict[str, str]
-    texts: list[str] = field(default_factory=list)  # its text columns (a CSV cell of these may be a formula)
     labels: dict[str, list[str]] = field(default_factory=dict)  # its columns of bin labels -> the labels
 
 
@@ -194,9 +193,8 @@ class Compiler:
 
     def _label_flag(self, column: str) -> pl.Expr:
         """A column of bin labels is a formula only where its label is one: decided here, no regex per row."""
-        labels = pl.Series(self._labels[column], dtype=pl.String)
-        formulas = labels.filter(labels.str.contains(FORMULA_START) & ~labels.str.contains(PLAIN_NUMBER))
-        return pl.col(column).is_in(formulas.implode()).fill_null(False) if len(formulas) else pl.lit(False)
+        formulas = formula_labels(self._labels[column])
+        return pl.col(column).is_in(pl.Series(formulas, dtype=pl.String).implode()).fill_null(False) if formulas else pl.lit(False)
 
     def _forget_written(self, step: m.Step) -> None:
         """Drop the formula flags and snapshot copies of the columns a step writes (all of them for a step not known)."""
@@ -246,7 +244,6 @@ class Compiler:
         if new:
             self.frame = self.frame.with_columns([pl.col(c).alias(s) for c, s in new.items()])
         return Snapshot(mask=mask, columns={c: self._copy_of[c] for c in columns},
-                        texts=[c for c in columns if self.schema[c] == "string"],
                         labels={c: self._labels[c] for c in columns if c in self._labels})
 
     def _count(self, label: str, what: str, flag: pl.Expr) -> None:
@@ -728,6 +725,12 @@ def _pow5_columns(frame: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
 def is_formula(text: pl.Expr) -> pl.Expr:
     """Whether a spreadsheet would run this text as a formula (see ``engines.base.FORMULA_START``)."""
     return text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
+
+
+def formula_labels(labels: list[str]) -> list[str]:
+    """The bin labels (or any texts) that are formulas (see ``is_formula``)."""
+    texts = pl.DataFrame({"t": labels}, schema={"t": pl.String})
+    return texts.filter(is_formula(pl.col("t")))["t"].to_list()
 
 
 def neutralized(column: str) -> pl.Expr:
