@@ -388,3 +388,18 @@ def test_the_docker_runtime_says_when_no_engine_answers(tmp_path, home, monkeypa
     monkeypatch.setenv("PATH", str(tmp_path))  # no docker command at all
     with pytest.raises(JobError, match="docker"):
         DockerIsolation().check()
+
+
+def test_an_instance_log_is_closed_by_the_last_of_its_writers(tmp_path):
+    """stdout and stderr are pumped into one log; the first pump to finish used to close it while
+    the other still wrote ("write to closed file")."""
+    from prepline.processing.local.runtime import _InstanceLog
+
+    log = _InstanceLog(tmp_path / "algo-1.log", writers=2)
+    log.write(b"from stderr\n")
+    log.done()  # stderr ended first
+    log.write(b"from stdout, later")  # no line end: one is added
+    log.done()
+    lines = (tmp_path / "algo-1.log").read_bytes().splitlines()
+    assert [line.split(b" ", 1)[1] for line in lines] == [b"from stderr", b"from stdout, later"]
+    assert log._file.closed

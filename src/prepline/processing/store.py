@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -64,19 +65,36 @@ def process_start_time(pid: int) -> str | None:
         return None
 
 
+def _use_wal(db: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Put the store in WAL mode (kept in the file: once is enough). Changing the journal mode
+    does not wait for the busy timeout: two runners opening a new store at once could fail with
+    "database is locked", so this retries. Without WAL the store still works, one writer at a time."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            mode = None
+        if (mode or "").lower() == "wal" or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
 class JobStore:
     def __init__(self, home: Path):
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.path = home / "jobs.sqlite3"
         with self._connect() as db:
+            _use_wal(db)
             db.executescript(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA busy_timeout=30000")
             db.row_factory = sqlite3.Row
             yield db

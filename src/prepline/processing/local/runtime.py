@@ -183,16 +183,15 @@ class LocalRuntime:
             env.update(request_env)
             cmd = self.isolation.command(inst.opt_ml, argv, request_env, f"{request['ProcessingJobName']}-{inst.host}",
                                          app["ImageUri"])
-            log = open(inst.log, "ab")  # noqa: SIM115 - closed by the pumps
+            log = _InstanceLog(inst.log, writers=2)  # closed by the last pump to finish
             inst.process = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                 env=env, cwd="/", start_new_session=True,
             )
             self.store.set_instance(request["ProcessingJobName"], inst.host, pid=inst.process.pid)
-            lock = threading.Lock()
             inst.pumps = [
-                threading.Thread(target=_pump, args=(inst.process.stdout, log, lock, None), daemon=True),
-                threading.Thread(target=_pump, args=(inst.process.stderr, log, lock, inst.stderr_tail), daemon=True),
+                threading.Thread(target=_pump, args=(inst.process.stdout, log, None), daemon=True),
+                threading.Thread(target=_pump, args=(inst.process.stderr, log, inst.stderr_tail), daemon=True),
             ]
             for pump in inst.pumps:
                 pump.start()
@@ -343,21 +342,38 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(process.pid, sig)
 
 
-def _pump(stream: Any, log: Any, lock: threading.Lock, tail: deque[str] | None) -> None:
+class _InstanceLog:
+    """An instance's log file, written line by line by its stdout and stderr pumps and closed by
+    the last of them to finish (the first to finish closing it made the other fail writing)."""
+
+    def __init__(self, path: Path, writers: int):
+        self._file = open(path, "ab")  # noqa: SIM115 - closed by done()
+        self._lock = threading.Lock()
+        self._writers = writers
+
+    def write(self, line: bytes) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()).encode()
+        with self._lock:
+            self._file.write(stamp + b" " + line if line.endswith(b"\n") else stamp + b" " + line + b"\n")
+            self._file.flush()
+
+    def done(self) -> None:
+        with self._lock:
+            self._writers -= 1
+            if self._writers == 0:
+                self._file.close()
+
+
+def _pump(stream: Any, log: _InstanceLog, tail: deque[str] | None) -> None:
     """Copy a child's output into the instance log, line by line; keep the last stderr lines."""
     try:
         for line in iter(stream.readline, b""):
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()).encode()
-            with lock:
-                log.write(stamp + b" " + line if line.endswith(b"\n") else stamp + b" " + line + b"\n")
-                log.flush()
+            log.write(line)
             if tail is not None:
                 tail.append(line.decode("utf-8", errors="replace").rstrip("\n"))
     finally:
         stream.close()
-        if tail is not None:
-            with lock:
-                log.close()
+        log.done()
 
 
 def job_error(job: dict[str, Any]) -> JobError | None:
